@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CachecoreConfig(AppConfig):
+    name = "cachecore"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,233 @@
+"""Cachewarden settings: one module, everything read from the environment once.
+
+Unset ``DATABASE_URL`` / ``REDIS_URL`` give the embedded default (SQLite file, local-memory
+cache) that runs anywhere; see the configuration table in README.md.
+"""
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# --- Core -----------------------------------------------------------------------------------
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off. Set DEBUG=1 for local development "
+            "(make run does) or export SECRET_KEY=<a long random string>."
+        )
+    SECRET_KEY = "django-insecure-local-development-only"  # noqa: S105 - DEBUG only
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "cachalot",
+    "django_prometheus",
+    "cachecore",
+    "trackers",
+    "contentplanning",
+    "monitoring",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+if not env_bool("PROMETHEUS_MIDDLEWARE", True):
+    MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("django_prometheus.")]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+# Unset DATABASE_URL -> SQLite file in the project. postgres://... -> psycopg 3 with Django's
+# connection pool (CONN_MAX_AGE must stay 0 with a pool). The django_prometheus wrappers count
+# queries per database for /metrics.
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
+else:
+    _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(BASE_DIR / "db.sqlite3")}
+_ENGINES = {
+    "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+    "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
+}
+if _db["ENGINE"] not in _ENGINES:
+    raise ImproperlyConfigured(f"DATABASE_URL must be a postgres:// URL (got engine {_db['ENGINE']}).")
+_db["ENGINE"] = _ENGINES[_db["ENGINE"]]
+IS_POSTGRES = _db["ENGINE"].endswith("postgresql")
+if IS_POSTGRES and env_bool("DATABASE_POOL", True):
+    _db.setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env_int("DATABASE_POOL_MIN", 1),
+        "max_size": env_int("DATABASE_POOL_MAX", 10),
+        "timeout": env_float("DATABASE_POOL_TIMEOUT", 10.0),
+    }
+if not IS_POSTGRES:
+    _db.setdefault("OPTIONS", {}).update({"timeout": 20})
+# Separate test database names let several test runs share one server (TEST_DATABASE_NAME).
+if env_str("TEST_DATABASE_NAME"):
+    _db["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME")}
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache (L2 and cachalot) ----------------------------------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "cw")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "SOCKET_CONNECT_TIMEOUT": env_float("REDIS_CONNECT_TIMEOUT", 0.5),
+                "SOCKET_TIMEOUT": env_float("REDIS_SOCKET_TIMEOUT", 0.5),
+                "SERIALIZER": "django_redis.serializers.pickle.PickleSerializer",
+            },
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "cachewarden-default",
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+            "OPTIONS": {"MAX_ENTRIES": 20000},
+        }
+    }
+
+# The rollback switch: CACHE_ENABLED=0 computes every value and caches nothing.
+CACHE_ENABLED = env_bool("CACHE_ENABLED", True)
+
+# django-cachalot: only the small reference tables, never trackers, history or the cache table.
+CACHALOT_ENABLED = CACHE_ENABLED
+CACHALOT_ONLY_CACHABLE_TABLES = frozenset(
+    {
+        "trackers_client",
+        "trackers_brand",
+        "trackers_productionrun",
+        "trackers_storagelocation",
+        "trackers_deliverylocation",
+        "trackers_image",
+    }
+)
+CACHALOT_UNCACHABLE_TABLES = frozenset({"django_migrations", "cachecore_cacheentry"})
+
+# --- cachecore --------------------------------------------------------------------------------
+CACHECORE_L1_MAX_ENTRIES = env_int("CACHECORE_L1_MAX_ENTRIES", 5000)
+CACHECORE_L1_MAX_BYTES = env_int("CACHECORE_L1_MAX_BYTES", 64 * 1024 * 1024)
+CACHECORE_DEBOUNCE_SECONDS = env_float("CACHECORE_DEBOUNCE_SECONDS", 2.0)
+CACHECORE_MAX_WAIT_SECONDS = env_float("CACHECORE_MAX_WAIT_SECONDS", 10.0)
+CACHECORE_PREWARM_ON_START = env_bool("CACHECORE_PREWARM_ON_START", False)
+CACHECORE_CHANNEL = env_str("CACHECORE_CHANNEL", f"{CACHE_KEY_PREFIX}:cachecore:invalidate")
+
+# --- trackers ---------------------------------------------------------------------------------
+TRACKERS_LAZY_THRESHOLD = env_int("TRACKERS_LAZY_THRESHOLD", 500)
+TRACKERS_PAGE_SIZE = env_int("TRACKERS_PAGE_SIZE", 50)
+TRACKERS_MAX_PAGE_SIZE = env_int("TRACKERS_MAX_PAGE_SIZE", 500)
+TRACKERS_INGEST_MAX_BATCH = env_int("TRACKERS_INGEST_MAX_BATCH", 1000)
+
+# --- contentplanning --------------------------------------------------------------------------
+AI_ANALYSIS_URL = env_str("AI_ANALYSIS_URL")
+AI_ANALYSIS_TIMEOUT = env_float("AI_ANALYSIS_TIMEOUT", 10.0)
+AI_ANALYSIS_LATENCY = env_float("AI_ANALYSIS_LATENCY", 0.0)
+
+# --- monitoring -------------------------------------------------------------------------------
+MONITORING_TOKEN = env_str("MONITORING_TOKEN")
+MONITORING_SLOW_MS = env_float("MONITORING_SLOW_MS", 100.0)
+MONITORING_CRITICAL_MS = env_float("MONITORING_CRITICAL_MS", 500.0)
+HEALTH_THROTTLE_RATE = env_str("HEALTH_THROTTLE_RATE", "120/min")
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+PROMETHEUS_EXPORT_MIGRATIONS = False
+
+# --- DRF --------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {"health": HEALTH_THROTTLE_RATE},
+    "EXCEPTION_HANDLER": "config.exceptions.exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Cachewarden API",
+    "DESCRIPTION": "Tracker dashboard, reference data, comprehensive user data and health.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Auth, i18n, static -----------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/admin/login/"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- Security (check --deploy) ----------------------------------------------------------------
+# HTTPS is terminated by the proxy in front of gunicorn; these follow SECURE_SSL.
+SECURE_SSL = env_bool("SECURE_SSL", not DEBUG)
+SESSION_COOKIE_SECURE = SECURE_SSL
+CSRF_COOKIE_SECURE = SECURE_SSL
+SECURE_SSL_REDIRECT = SECURE_SSL and env_bool("SECURE_SSL_REDIRECT", True)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 3600 if SECURE_SSL else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_SSL
+SECURE_HSTS_PRELOAD = False
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

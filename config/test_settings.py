@@ -1,0 +1,16 @@
+"""Settings for the test suite: the project's settings with test-friendly environment defaults.
+
+The environment still decides the backends (DATABASE_URL / REDIS_URL), so the same suite runs on
+the embedded default and on PostgreSQL + Redis.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-0123456789abcdef")
+os.environ.setdefault("SECURE_SSL", "0")
+os.environ.setdefault("AI_ANALYSIS_LATENCY", "0")
+os.environ.setdefault("CACHE_KEY_PREFIX", "cwtest")
+
+from config.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

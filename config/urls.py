@@ -1,0 +1,18 @@
+"""Root URL configuration: each app owns its own urls module."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config.views import api_root
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", api_root, name="api-root"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/schema/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="schema-docs"),
+    path("api/", include("trackers.urls")),
+    path("api/content-planning/", include("contentplanning.urls")),
+    path("", include("monitoring.urls")),
+    path("", include("trackers.page_urls")),
+]

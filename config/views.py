@@ -1,0 +1,38 @@
+"""The API root: a browsable index of the project's endpoints."""
+
+from django.urls import NoReverseMatch
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+
+# (name, url name) pairs shown at /api/; names that are not routed yet are skipped.
+ENDPOINTS = [
+    ("clients", "clients"),
+    ("brands", "brands"),
+    ("production-runs", "production-runs"),
+    ("storage-locations", "storage-locations"),
+    ("delivery-locations", "delivery-locations"),
+    ("images", "images"),
+    ("trackers", "trackers"),
+    ("tracker-stats", "tracker-stats"),
+    ("location-reports", "location-reports"),
+    ("my-scope", "me-scope"),
+    ("comprehensive-user-data", "comprehensive-user-data"),
+    ("health", "health"),
+    ("schema", "schema"),
+    ("schema-docs", "schema-docs"),
+]
+
+
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def api_root(request, format=None):
+    """List the API's endpoints."""
+    links = {}
+    for label, name in ENDPOINTS:
+        try:
+            links[label] = reverse(name, request=request, format=format)
+        except NoReverseMatch:  # an endpoint not routed yet is simply not listed
+            pass
+    return Response(links)

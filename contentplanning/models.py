@@ -1,0 +1,75 @@
+"""Content planning domain: onboarding, strategies, calendars and performance."""
+
+from django.conf import settings
+from django.db import models
+
+
+class OnboardingProfile(models.Model):
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="onboarding")
+    website = models.URLField(blank=True)
+    industry = models.CharField(max_length=100, blank=True)
+    audience = models.TextField(blank=True)
+    goals = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"Onboarding of {self.user}"
+
+
+class ContentStrategy(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="content_strategies")
+    name = models.CharField(max_length=200)
+    pillars = models.JSONField(default=list, blank=True)
+    target_keywords = models.JSONField(default=list, blank=True)
+    competitors = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "content strategies"
+        ordering = ["-updated_at", "id"]
+        indexes = [models.Index(fields=["user", "-updated_at"], name="strategy_user_updated_idx")]
+
+    def __str__(self):
+        return self.name
+
+
+class CalendarEntry(models.Model):
+    class Status(models.TextChoices):
+        IDEA = "idea", "Idea"
+        PLANNED = "planned", "Planned"
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+
+    strategy = models.ForeignKey(ContentStrategy, on_delete=models.CASCADE, related_name="calendar_entries")
+    date = models.DateField()
+    channel = models.CharField(max_length=50)
+    title = models.CharField(max_length=300)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PLANNED)
+
+    class Meta:
+        verbose_name_plural = "calendar entries"
+        ordering = ["date", "id"]
+        indexes = [models.Index(fields=["strategy", "date"], name="calendar_strategy_date_idx")]
+
+    def __str__(self):
+        return f"{self.date} {self.channel}: {self.title}"
+
+
+class ContentPerformance(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="content_performance")
+    strategy = models.ForeignKey(
+        ContentStrategy, null=True, blank=True, on_delete=models.SET_NULL, related_name="performance"
+    )
+    date = models.DateField()
+    channel = models.CharField(max_length=50)
+    impressions = models.PositiveIntegerField(default=0)
+    clicks = models.PositiveIntegerField(default=0)
+    conversions = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "content performance"
+        ordering = ["-date", "id"]
+        indexes = [models.Index(fields=["user", "date"], name="performance_user_date_idx")]
+
+    def __str__(self):
+        return f"{self.user} {self.date} {self.channel}"

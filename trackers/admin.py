@@ -1,0 +1,103 @@
+"""Admin registrations for the trackers domain (no N+1 lists: list_select_related everywhere)."""
+
+from django.contrib import admin
+
+from trackers.models import (
+    Brand,
+    Client,
+    ClientMembership,
+    DeliveryLocation,
+    Image,
+    LocationHistory,
+    ProductionRun,
+    StorageLocation,
+    SyncWatermark,
+    Tracker,
+)
+
+
+class MembershipInline(admin.TabularInline):
+    model = ClientMembership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Client)
+class ClientAdmin(admin.ModelAdmin):
+    list_display = ["name", "created_at"]
+    search_fields = ["name"]
+    inlines = [MembershipInline]
+
+
+@admin.register(ClientMembership)
+class ClientMembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "client", "role", "created_at"]
+    list_filter = ["role", "client"]
+    search_fields = ["user__username", "client__name"]
+    list_select_related = ["user", "client"]
+    autocomplete_fields = ["user", "client"]
+
+
+@admin.register(Brand)
+class BrandAdmin(admin.ModelAdmin):
+    list_display = ["name", "client"]
+    list_filter = ["client"]
+    search_fields = ["name", "client__name"]
+    list_select_related = ["client"]
+
+
+@admin.register(ProductionRun)
+class ProductionRunAdmin(admin.ModelAdmin):
+    list_display = ["name", "brand", "start_date"]
+    list_filter = ["brand__client", "brand"]
+    search_fields = ["name", "brand__name"]
+    list_select_related = ["brand"]
+    date_hierarchy = "start_date"
+
+
+@admin.register(StorageLocation, DeliveryLocation)
+class PlaceAdmin(admin.ModelAdmin):
+    list_display = ["name", "city", "latitude", "longitude"]
+    search_fields = ["name", "city"]
+
+
+@admin.register(Image)
+class ImageAdmin(admin.ModelAdmin):
+    list_display = ["title", "url"]
+    search_fields = ["title"]
+
+
+@admin.register(Tracker)
+class TrackerAdmin(admin.ModelAdmin):
+    list_display = [
+        "serial",
+        "name",
+        "production_run",
+        "current_status",
+        "last_report_received",
+        "latest_nearest_city",
+        "latest_latitude",
+        "latest_longitude",
+    ]
+    list_filter = ["current_status", "production_run__brand__client", "production_run__brand"]
+    search_fields = ["serial", "name"]
+    list_select_related = ["production_run", "production_run__brand"]
+    raw_id_fields = ["production_run", "storage_location", "delivery_location", "image"]
+    show_full_result_count = False
+
+
+@admin.register(LocationHistory)
+class LocationHistoryAdmin(admin.ModelAdmin):
+    list_display = ["tracker", "timestamp", "latitude", "longitude", "nearest_city", "confidence"]
+    list_filter = ["nearest_city"]
+    search_fields = ["tracker__serial"]
+    list_select_related = ["tracker"]
+    raw_id_fields = ["tracker"]
+    date_hierarchy = "timestamp"
+    show_full_result_count = False
+
+
+@admin.register(SyncWatermark)
+class SyncWatermarkAdmin(admin.ModelAdmin):
+    list_display = ["name", "last_history_id", "updated_at", "last_run_rows", "last_run_trackers", "last_run_seconds"]
+    readonly_fields = list_display

@@ -1,3 +1,6 @@
-"""URL routes of this app (see docs/api.md)."""
+"""API routes of the trackers app: read endpoints and the ingest endpoint."""
 
-urlpatterns = []
+from trackers.api_urls import urlpatterns as read_patterns
+from trackers.ingest_urls import urlpatterns as ingest_patterns
+
+urlpatterns = [*read_patterns, *ingest_patterns]

@@ -1,0 +1,39 @@
+"""The public API of cachecore: the only module other apps import from.
+
+Everything here is a thin re-export or a one-line delegation; the behaviour lives in the
+modules named in DESIGN.md (tiers, keys, service, invalidation, coherence, prewarm, stats).
+
+Contract (shared by trackers, contentplanning and monitoring):
+
+    register_namespace(Namespace(name=..., params=(...), ...))     # once, at import of the app's caching module
+    value, info = get_or_compute(name, params, compute, force_refresh=False)
+        # info: CacheInfo(tier="l1"|"l2"|"l3"|"miss"|"disabled", is_cached, timestamp)
+    invalidate(name, scope=None, source="api")    # commit-aware, debounced per namespace
+    invalidate_now(name, scope=None, source="api")  # no debounce, no on_commit (management/ops)
+    invalidate_all(source="api")                    # every registered namespace, now
+    watch_model(Model, namespaces, scope=None)      # signal registry; connect in AppConfig.ready()
+    bulk_invalidation(*namespaces, scope=None)      # context manager for update()/bulk_create()/raw SQL
+    @prewarmer("namespace") def warm(progress) -> int
+    stats() -> dict
+"""
+
+from cachecore.invalidation import bulk_invalidation, invalidate, invalidate_all, invalidate_now, watch_model
+from cachecore.namespaces import Namespace, get_namespace, register_namespace
+from cachecore.prewarm import prewarmer
+from cachecore.service import CacheInfo, get_or_compute
+from cachecore.stats import stats
+
+__all__ = [
+    "CacheInfo",
+    "Namespace",
+    "bulk_invalidation",
+    "get_namespace",
+    "get_or_compute",
+    "invalidate",
+    "invalidate_all",
+    "invalidate_now",
+    "prewarmer",
+    "register_namespace",
+    "stats",
+    "watch_model",
+]

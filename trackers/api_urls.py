@@ -1,0 +1,3 @@
+"""Read endpoints of the trackers app: reference data, tracker list, stats, scope."""
+
+urlpatterns = []

@@ -1,0 +1,3 @@
+"""Location ingest endpoint."""
+
+urlpatterns = []

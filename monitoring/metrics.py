@@ -1,0 +1,51 @@
+"""Every Prometheus metric of the project, defined once (django-prometheus style).
+
+Other apps import the objects from here; nothing else creates metrics. Label sets are bounded:
+namespaces and fingerprint groups are finite by construction.
+"""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+DASHBOARD_LOAD_SECONDS = Histogram(
+    "dashboard_load_seconds",
+    "Time to answer a dashboard endpoint (tracker list, tracker stats).",
+    ["endpoint"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0),
+)
+DB_QUERY_SECONDS = Histogram(
+    "db_query_seconds",
+    "SQL statement duration by fingerprint group (bounded cardinality).",
+    ["group"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+CACHE_REQUESTS_TOTAL = Counter(
+    "cache_requests_total", "Cache lookups by namespace, tier and result.", ["namespace", "tier", "result"]
+)
+CACHE_HIT_RATE_PERCENT = Gauge(
+    "cache_hit_rate_percent",
+    "Hit rate of a namespace in this process since start.",
+    ["namespace"],
+    multiprocess_mode="livemax",
+)
+CACHE_INVALIDATIONS_TOTAL = Counter(
+    "cache_invalidations_total", "Invalidations performed by namespace and source.", ["namespace", "source"]
+)
+CACHE_INVALIDATION_FAILURES_TOTAL = Counter(
+    "cache_invalidation_failures_total", "Invalidations that could not be completed.", ["namespace"]
+)
+CACHE_TIER_ERRORS_TOTAL = Counter("cache_tier_errors_total", "Errors raised by a cache tier.", ["tier"])
+FILTER_APPLICATIONS_TOTAL = Counter(
+    "filter_applications_total", "Tracker list requests with at least one filter, by filter.", ["filter"]
+)
+LAZY_LOAD_TRIGGERS_TOTAL = Counter(
+    "lazy_load_triggers_total", "Tracker list requests answered lazily (lazy_load=true and a filter)."
+)
+EMPTY_STATE_VIEWS_TOTAL = Counter(
+    "empty_state_views_total", "Tracker list requests answered with the lazy empty state (no query)."
+)
+SYNC_DURATION_SECONDS = Histogram(
+    "sync_duration_seconds",
+    "Duration of one sync_tracker_state run.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0),
+)
+SYNC_ROWS_TOTAL = Counter("sync_rows_total", "Location history rows applied by the state sync.")

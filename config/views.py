@@ -1,6 +1,7 @@
 """The API root: a browsable index of the project's endpoints."""
 
 from django.urls import NoReverseMatch
+from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -25,6 +26,7 @@ ENDPOINTS = [
 ]
 
 
+@extend_schema(exclude=True)  # an index of links, not an API contract
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def api_root(request, format=None):

@@ -1,0 +1,54 @@
+"""Settings of the trackers app, read through one lazy object with documented defaults.
+
+Values come from ``django.conf.settings`` (which reads the environment once, in
+config/settings.py) and are re-read when a test changes them with ``override_settings``.
+"""
+
+from django.conf import settings
+from django.core.signals import setting_changed
+
+# name -> default; each documented in docs/trackers-api.md ("Settings").
+DEFAULTS = {
+    # A user whose scope holds more trackers than this gets lazy_mode=true from /api/me/scope/.
+    "TRACKERS_LAZY_THRESHOLD": 500,
+    # Default and maximum page size of GET /api/trackers/.
+    "TRACKERS_PAGE_SIZE": 50,
+    "TRACKERS_MAX_PAGE_SIZE": 500,
+    # Largest batch POST /api/location-reports/ accepts (used by the ingest).
+    "TRACKERS_INGEST_MAX_BATCH": 1000,
+    # TTL of cached tracker-list pages and statistics (they are also invalidated by events).
+    "TRACKERS_LIST_TTL": 300,
+    "TRACKERS_STATS_TTL": 300,
+    # A tracker whose last report is older than this counts as "no report" in the statistics.
+    "TRACKERS_STALE_AFTER_HOURS": 24,
+}
+
+
+class TrackersSettings:
+    """Attribute access to the trackers settings, cached until a setting changes."""
+
+    def __init__(self):
+        self._cache: dict[str, object] = {}
+
+    def __getattr__(self, attr):
+        name = f"TRACKERS_{attr}"
+        if name not in DEFAULTS:
+            raise AttributeError(f"Unknown trackers setting {attr!r}")
+        if name not in self._cache:
+            self._cache[name] = getattr(settings, name, DEFAULTS[name])
+        return self._cache[name]
+
+    def reload(self) -> None:
+        """Forget the cached values so the next access reads settings again."""
+        self._cache.clear()
+
+
+conf = TrackersSettings()
+
+
+def _reload(*, setting, **kwargs):
+    if setting in DEFAULTS:
+        conf.reload()
+
+
+setting_changed.connect(_reload)

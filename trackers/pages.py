@@ -1,0 +1,78 @@
+"""Server-rendered pages of the trackers app: the tracker dashboard shell.
+
+The view renders only the shell and its configuration; the page loads its data from the JSON API
+(``/api/me/scope/``, reference lists, ``/api/trackers/`` and its stats), so every datum the page
+shows is scoped and cached by the API, never by this view.
+"""
+
+from django.conf import settings
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.urls import NoReverseMatch, reverse
+from django.views.generic import RedirectView, TemplateView
+
+from trackers.models import TrackerStatus
+
+# Page key -> (URL name, contract path from DESIGN.md). The contract path is used only when the
+# route is not named as expected, so the page keeps working against the documented contract.
+API_ENDPOINTS = {
+    "scope": ("me-scope", "/api/me/scope/"),
+    "brands": ("brands", "/api/brands/"),
+    "productionRuns": ("production-runs", "/api/production-runs/"),
+    "trackers": ("trackers", "/api/trackers/"),
+    "stats": ("tracker-stats", "/api/trackers/stats/"),
+}
+PAGE_SIZE_CHOICES = (25, 50, 100, 200)
+SEARCH_DEBOUNCE_MS = 300
+
+
+def api_urls() -> dict[str, str]:
+    """Return the API paths the dashboard calls, keyed by their role in the page."""
+    urls = {}
+    for key, (name, contract_path) in API_ENDPOINTS.items():
+        try:
+            urls[key] = reverse(name)
+        except NoReverseMatch:
+            urls[key] = contract_path
+    return urls
+
+
+def page_size_choices() -> list[int]:
+    """Return the page sizes offered, always including the default and never above the cap."""
+    cap = settings.TRACKERS_MAX_PAGE_SIZE
+    sizes = {size for size in PAGE_SIZE_CHOICES if size <= cap} | {settings.TRACKERS_PAGE_SIZE}
+    return sorted(sizes)
+
+
+def dashboard_config() -> dict:
+    """Return the configuration the dashboard script reads from the page."""
+    return {
+        "api": api_urls(),
+        "defaultPageSize": settings.TRACKERS_PAGE_SIZE,
+        "pageSizes": page_size_choices(),
+        "searchDebounceMs": SEARCH_DEBOUNCE_MS,
+        "statuses": [{"value": value, "label": label} for value, label in TrackerStatus.choices],
+    }
+
+
+class DashboardView(LoginRequiredMixin, TemplateView):
+    """Render the tracker dashboard shell for a logged-in user."""
+
+    template_name = "dashboard/index.html"
+
+    def get_context_data(self, **kwargs):
+        config = dashboard_config()
+        return super().get_context_data(
+            dashboard_config=config,
+            statuses=config["statuses"],
+            page_sizes=config["pageSizes"],
+            default_page_size=config["defaultPageSize"],
+            **kwargs,
+        )
+
+
+class HomeView(RedirectView):
+    """Send the site root to the dashboard."""
+
+    pattern_name = "dashboard"
+    permanent = False
+    query_string = True

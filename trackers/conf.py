@@ -21,6 +21,12 @@ DEFAULTS = {
     "TRACKERS_STATS_TTL": 300,
     # A tracker whose last report is older than this counts as "no report" in the statistics.
     "TRACKERS_STALE_AFTER_HOURS": 24,
+    # Ingest: how far in the future a report timestamp may be (device clock skew), in seconds.
+    "TRACKERS_INGEST_FUTURE_TOLERANCE_SECONDS": 300,
+    # State sync: no report for this long turns in_transit into lost and in_storage into inactive.
+    "TRACKERS_LOST_AFTER_HOURS": 48,
+    # State sync: default number of history rows read per batch (one transaction each).
+    "TRACKERS_SYNC_BATCH_SIZE": 5000,
 }
 
 

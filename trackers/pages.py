@@ -5,11 +5,11 @@ The view renders only the shell and its configuration; the page loads its data f
 shows is scoped and cached by the API, never by this view.
 """
 
-from django.conf import settings
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.urls import NoReverseMatch, reverse
 from django.views.generic import RedirectView, TemplateView
 
+from trackers.conf import conf
 from trackers.models import TrackerStatus
 
 # Page key -> (URL name, contract path from DESIGN.md). The contract path is used only when the
@@ -38,8 +38,7 @@ def api_urls() -> dict[str, str]:
 
 def page_size_choices() -> list[int]:
     """Return the page sizes offered, always including the default and never above the cap."""
-    cap = settings.TRACKERS_MAX_PAGE_SIZE
-    sizes = {size for size in PAGE_SIZE_CHOICES if size <= cap} | {settings.TRACKERS_PAGE_SIZE}
+    sizes = {size for size in PAGE_SIZE_CHOICES if size <= conf.MAX_PAGE_SIZE} | {conf.PAGE_SIZE}
     return sorted(sizes)
 
 
@@ -47,9 +46,10 @@ def dashboard_config() -> dict:
     """Return the configuration the dashboard script reads from the page."""
     return {
         "api": api_urls(),
-        "defaultPageSize": settings.TRACKERS_PAGE_SIZE,
+        "defaultPageSize": conf.PAGE_SIZE,
         "pageSizes": page_size_choices(),
         "searchDebounceMs": SEARCH_DEBOUNCE_MS,
+        "staleAfterHours": conf.STALE_AFTER_HOURS,
         "statuses": [{"value": value, "label": label} for value, label in TrackerStatus.choices],
     }
 

@@ -23,11 +23,45 @@ def page_config(response) -> dict:
 
 
 class TestAccess:
-    def test_anonymous_user_is_redirected_to_the_admin_login_with_next(self, client):
+    def test_anonymous_user_is_redirected_to_the_login_with_next(self, client):
         response = client.get("/dashboard/?brand=3")
 
         assert response.status_code == 302
-        assert response["Location"] == "/admin/login/?next=/dashboard/%3Fbrand%3D3"
+        assert response["Location"] == "/accounts/login/?next=/dashboard/%3Fbrand%3D3"
+
+    def test_client_user_without_staff_status_can_log_in_and_lands_on_next(self, client):
+        # The admin login would refuse this user: dashboard users are mostly not staff.
+        make_user("ann", password="pw-ann-12345")
+
+        response = client.post(
+            "/accounts/login/", {"username": "ann", "password": "pw-ann-12345", "next": "/dashboard/?status=lost"}
+        )
+
+        assert response.status_code == 302
+        assert response["Location"] == "/dashboard/?status=lost"
+
+    def test_login_without_next_lands_on_the_dashboard(self, client):
+        make_user("ann", password="pw-ann-12345")
+
+        response = client.post("/accounts/login/", {"username": "ann", "password": "pw-ann-12345"})
+
+        assert response["Location"] == "/dashboard/"
+
+    def test_wrong_password_shows_the_form_again_with_an_error(self, client):
+        make_user("ann", password="pw-ann-12345")
+
+        response = client.post("/accounts/login/", {"username": "ann", "password": "wrong"})
+
+        assert response.status_code == 200
+        assert 'role="alert"' in response.content.decode()
+
+    def test_logout_ends_the_session_and_returns_to_the_login(self, client):
+        client.force_login(make_user("ann"))
+
+        response = client.post("/accounts/logout/")
+
+        assert response["Location"] == "/accounts/login/"
+        assert client.get("/dashboard/").status_code == 302
 
     def test_logged_in_user_gets_the_page(self, client):
         client.force_login(make_user("ann"))
@@ -100,6 +134,12 @@ class TestConfig:
         }
         assert [s["value"] for s in config["statuses"]] == list(TrackerStatus.values)
         assert config["searchDebounceMs"] == pages.SEARCH_DEBOUNCE_MS
+
+    @override_settings(TRACKERS_STALE_AFTER_HOURS=6)
+    def test_stale_window_follows_the_statistics_setting(self, client):
+        client.force_login(make_user("ann"))
+
+        assert page_config(client.get(reverse("dashboard")))["staleAfterHours"] == 6
 
     @override_settings(TRACKERS_PAGE_SIZE=40, TRACKERS_MAX_PAGE_SIZE=100)
     def test_page_sizes_include_the_default_and_respect_the_cap(self, client):

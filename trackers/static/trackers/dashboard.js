@@ -289,7 +289,7 @@
       const items = [statItem("Trackers", total, "total")];
       for (const { value, label } of config.statuses) items.push(statItem(label, counts.get(value) || 0, value));
       const stale = stats.no_report_24h ?? stats.no_report_in_24h ?? stats.stale_24h;
-      if (stale !== undefined) items.push(statItem("No report in 24 h", stale, "stale"));
+      if (stale !== undefined) items.push(statItem(`No report in ${config.staleAfterHours} h`, stale, "stale"));
       el.stats.replaceChildren(...items);
     } catch (error) {
       el.stats.replaceChildren(make("li", { class: "stat stat-placeholder", text: `Statistics unavailable: ${error.message}` }));

@@ -70,10 +70,24 @@ def page(browser, live_server, transactional_db):
     context = browser.new_context(base_url=live_server.url, locale="en-US", timezone_id="UTC")
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
-    page.console_errors = []
-    page.on("pageerror", lambda error: page.console_errors.append(str(error)))
+    script_errors = []
+    page.on("pageerror", lambda error: script_errors.append(str(error)))
     yield page
     context.close()
+    assert not script_errors, f"the page raised script errors: {script_errors}"
+
+
+@pytest.fixture
+def screenshot(page, request):
+    """Return a function that saves a full-page screenshot when BROWSER_SCREENSHOTS names a folder."""
+    folder = os.environ.get("BROWSER_SCREENSHOTS")
+
+    def save(label: str) -> None:
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+            page.screenshot(path=os.path.join(folder, f"{request.node.name}-{label}.png"), full_page=True)
+
+    return save
 
 
 @pytest.fixture

@@ -288,8 +288,10 @@
       const total = stats.total ?? [...counts.values()].reduce((a, b) => a + b, 0);
       const items = [statItem("Trackers", total, "total")];
       for (const { value, label } of config.statuses) items.push(statItem(label, counts.get(value) || 0, value));
-      const stale = stats.no_report_24h ?? stats.no_report_in_24h ?? stats.stale_24h;
-      if (stale !== undefined) items.push(statItem(`No report in ${config.staleAfterHours} h`, stale, "stale"));
+      if (stats.no_report_24h !== undefined) {
+        const hours = stats.stale_after_hours ?? config.staleAfterHours;
+        items.push(statItem(`No report in ${hours} h`, stats.no_report_24h, "stale"));
+      }
       el.stats.replaceChildren(...items);
     } catch (error) {
       el.stats.replaceChildren(make("li", { class: "stat stat-placeholder", text: `Statistics unavailable: ${error.message}` }));

@@ -1,0 +1,65 @@
+"""Settings of the cache engine, read once from django.conf.settings and reloaded on change.
+
+Every cachecore module reads ``conf.settings.NAME`` (DRF style): one place with the defaults,
+and ``override_settings`` in tests works because the cache is dropped on ``setting_changed``.
+"""
+
+from django.conf import settings as django_settings
+from django.core.signals import setting_changed
+
+DEFAULTS = {
+    # The rollback switch: False computes every value and caches nothing.
+    "CACHE_ENABLED": True,
+    # L1 (process memory) bounds: entries and approximate bytes of the JSON-encoded values.
+    "CACHECORE_L1_MAX_ENTRIES": 5000,
+    "CACHECORE_L1_MAX_BYTES": 64 * 1024 * 1024,
+    # The Django cache alias used as L2 (and for generations and the cluster lock).
+    "CACHECORE_CACHE_ALIAS": "default",
+    # Single-flight: the cluster lock expires after LOCK_TIMEOUT so a crashed holder cannot block
+    # forever; a waiter waits at most LOCK_WAIT for the holder's result, then computes itself.
+    "CACHECORE_LOCK_TIMEOUT": 30.0,
+    "CACHECORE_LOCK_WAIT": 10.0,
+    # Circuit breaker per tier: open after THRESHOLD consecutive errors, probe after COOLDOWN s.
+    "CACHECORE_BREAKER_THRESHOLD": 3,
+    "CACHECORE_BREAKER_COOLDOWN": 5.0,
+    # L3 access counts are flushed at most every ACCESS_FLUSH_SECONDS (0 = only explicitly/at exit).
+    "CACHECORE_ACCESS_FLUSH_SECONDS": 5.0,
+    "CACHECORE_ACCESS_BATCH_SIZE": 500,
+    # Invalidation (read by the invalidation side of the engine).
+    "CACHECORE_DEBOUNCE_SECONDS": 2.0,
+    "CACHECORE_MAX_WAIT_SECONDS": 10.0,
+    "CACHECORE_PREWARM_ON_START": False,
+    "CACHECORE_CHANNEL": "cachecore:invalidate",
+}
+
+
+class CacheSettings:
+    """Lazily read cachecore settings; attribute access returns the setting or its default."""
+
+    def __init__(self):
+        self._cache = {}
+
+    def __getattr__(self, name):
+        if name not in DEFAULTS:
+            raise AttributeError(f"Unknown cachecore setting: {name}")
+        try:
+            return self._cache[name]
+        except KeyError:
+            value = getattr(django_settings, name, DEFAULTS[name])
+            self._cache[name] = value
+            return value
+
+    def reload(self):
+        """Forget the cached values so the next access reads django.conf.settings again."""
+        self._cache.clear()
+
+
+settings = CacheSettings()
+
+
+def _reload(*, setting, **kwargs):
+    if setting in DEFAULTS:
+        settings.reload()
+
+
+setting_changed.connect(_reload)

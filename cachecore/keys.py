@@ -1,0 +1,203 @@
+"""Cache keys and generations: the only place keys are built.
+
+A key is ``cc1:<namespace>:<epoch>.<namespace generation>.<scope generation>:<sha256>`` where the
+hash covers the canonical JSON of the whitelisted parameters. Generations are random tokens kept
+in L2 (never reused, so an evicted or lost generation key can never resurrect old entries):
+bumping one retires every key built under the old token. The epoch is a cluster-wide generation
+bumped after an L2 outage, because invalidations may have been lost while L2 was unreachable.
+"""
+
+import datetime as dt
+import decimal
+import enum
+import hashlib
+import json
+import re
+import secrets
+import uuid
+from typing import NamedTuple
+
+from cachecore import tiers
+from cachecore.namespaces import Namespace
+
+VERSION = "cc1"
+EPOCH_KEY = f"{VERSION}:epoch"
+_INT_RE = re.compile(r"-?(0|[1-9][0-9]{0,17})")
+_BOOLS = {"true": True, "false": False}
+
+
+# --- canonical parameters -------------------------------------------------------------------
+
+
+def _normalise(value, name: str):
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, str):
+        if _INT_RE.fullmatch(value):
+            return int(value)
+        return _BOOLS.get(value.lower(), value) if len(value) <= 5 else value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC)
+        return value.isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return _normalise(value.value, name)
+    if isinstance(value, list | tuple):
+        return [_normalise(v, name) for v in value]
+    if isinstance(value, set | frozenset):
+        return _sorted_unique([_normalise(v, name) for v in value])
+    if isinstance(value, dict):
+        return {str(k): _normalise(v, name) for k, v in value.items()}
+    raise TypeError(f"Cache parameter {name!r} has unsupported type {type(value).__name__}")
+
+
+def _sorted_unique(values: list) -> list:
+    unique = {json.dumps(v, sort_keys=True, default=str): v for v in values}
+    return [unique[k] for k in sorted(unique)]
+
+
+def canonical_params(ns: Namespace, params: dict) -> dict:
+    """Return the whitelisted, type-normalised parameters (absent ones as None); reject unknown names."""
+    unknown = set(params) - set(ns.params)
+    if unknown:
+        raise TypeError(f"Unknown cache parameter(s) {sorted(unknown)} for namespace {ns.name!r}; allowed: {ns.params}")
+    canon = {}
+    for name in ns.params:
+        value = _normalise(params.get(name), name)
+        if name in ns.unordered and value is not None:
+            if not isinstance(value, list):
+                raise TypeError(f"Cache parameter {name!r} of {ns.name!r} must be a list, tuple or set")
+            value = _sorted_unique(value)
+        canon[name] = value
+    return canon
+
+
+def canonical_json(canon: dict) -> str:
+    """Return the canonical JSON text of normalised parameters."""
+    return json.dumps(canon, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def param_hash(canon: dict) -> str:
+    """Return the sha256 hex digest of the canonical parameters (the L3 key_hash)."""
+    return hashlib.sha256(canonical_json(canon).encode()).hexdigest()
+
+
+def data_hash(payload: str) -> str:
+    """Return the sha256 hex digest of a serialised value."""
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+# --- key builders ---------------------------------------------------------------------------
+
+
+class Generations(NamedTuple):
+    """The generation tokens a value is computed under."""
+
+    epoch: str
+    namespace: str
+    scope: str
+
+    @property
+    def token(self) -> str:
+        """Return the combined token stored with L3 rows and used in L2 keys."""
+        return f"{self.epoch}.{self.namespace}.{self.scope}"
+
+
+def generation_key(namespace: str, scope: str | None = None) -> str:
+    """Return the L2 key holding the generation of a namespace or of one scope of it."""
+    return f"{VERSION}:gen:{namespace}" if scope is None else f"{VERSION}:gen:{namespace}:{scope}"
+
+
+def value_key(namespace: str, gens: Generations, key_hash: str) -> str:
+    """Return the L2 key of a value computed under ``gens``."""
+    return f"{VERSION}:{namespace}:{gens.token}:{key_hash}"
+
+
+def stale_key(namespace: str, key_hash: str) -> str:
+    """Return the L2 key of the last value of any generation (stale-while-revalidate)."""
+    return f"{VERSION}:stale:{namespace}:{key_hash}"
+
+
+def l1_key(namespace: str, key_hash: str) -> str:
+    """Return the L1 key (L1 is fenced by eviction sequence numbers, not generations)."""
+    return f"{namespace}:{key_hash}"
+
+
+def lock_key(namespace: str, key_hash: str) -> str:
+    """Return the L2 key of the single-flight lock of one value."""
+    return f"{VERSION}:lock:{namespace}:{key_hash}"
+
+
+# --- generations ----------------------------------------------------------------------------
+
+
+def new_token() -> str:
+    """Return a fresh random generation token."""
+    return secrets.token_hex(6)
+
+
+def current_generations(namespace: str, scope: str | None = None) -> Generations | None:
+    """Return the current generations from L2 (creating missing ones), or None if L2 is unavailable."""
+    names = [EPOCH_KEY, generation_key(namespace)] + ([generation_key(namespace, scope)] if scope else [])
+    recoveries = tiers.l2_breaker.recoveries
+    try:
+        found = tiers.l2_get_many(names)
+        if tiers.l2_breaker.recoveries != recoveries:
+            found = tiers.l2_get_many(names)  # this call ended an outage: read the bumped epoch
+        missing = [k for k in names if k not in found]
+        if missing:
+            for key in missing:
+                tiers.l2_add(key, new_token(), None)
+            found = tiers.l2_get_many(names)
+            if any(k not in found for k in names):
+                return None  # L2 refuses to keep them (e.g. full): caching is unsafe
+    except tiers.TierUnavailable:
+        return None
+    return Generations(found[names[0]], found[names[1]], found[names[2]] if scope else "")
+
+
+def bump_generation(namespace: str, scope: str | None = None) -> str | None:
+    """Retire every cached value of a namespace (or one scope) in this process and in L2.
+
+    Returns the new token, or None when L2 was unreachable: the L2 breaker is then forced open
+    so the epoch is bumped when L2 comes back (no value from before the lost bump is served).
+    """
+    tiers.l1_evict(namespace, scope)
+    token = new_token()
+    try:
+        tiers.l2_set(generation_key(namespace, scope), token, None)
+    except tiers.TierUnavailable:
+        tiers.l2_breaker.force_open(f"generation bump of {namespace!r} lost")
+        return None
+    # Evict again: a computation that read the old generation while we were writing is fenced out.
+    tiers.l1_evict(namespace, scope)
+    return token
+
+
+def bump_epoch() -> str | None:
+    """Retire every cached value of every namespace in L2 (used after an L2 outage)."""
+    token = new_token()
+    try:
+        tiers.l2_set(EPOCH_KEY, token, None)
+    except tiers.TierUnavailable:
+        return None
+    return token
+
+
+def _after_l2_outage() -> None:
+    # Invalidations may have been lost while L2 was unreachable: retire everything cached before.
+    bump_epoch()
+    tiers.l1_clear()
+
+
+tiers.l2_breaker.add_recovery_listener(_after_l2_outage)

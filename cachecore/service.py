@@ -1,0 +1,285 @@
+"""TieredCache.get_or_compute(): read-through over L1 -> L2 -> L3 -> compute(), single-flight.
+
+A value is looked up tier by tier; a hit in a lower tier is written back to the upper tiers; a
+miss computes once per key (per process, and per cluster through an L2 lock) and writes through.
+Generations are captured *before* compute() reads the database and the value is written under
+them, so a value computed from an old snapshot is never served once the bump is visible.
+"""
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cachecore import access, conf, keys, singleflight, stats, tiers
+from cachecore.namespaces import Namespace, get_namespace
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    """Where a value came from: tier ("l1"|"l2"|"l3"|"miss"|"disabled") and when it was computed."""
+
+    tier: str
+    is_cached: bool
+    timestamp: datetime
+    force_refresh: bool = False
+    stale: bool = False
+
+    def as_dict(self) -> dict:
+        """Return the ``cache_info`` object of API responses."""
+        return {
+            "is_cached": self.is_cached,
+            "tier": self.tier,
+            "force_refresh": self.force_refresh,
+            "timestamp": self.timestamp.isoformat(),
+        }
+
+
+@dataclass
+class _Call:
+    ns: Namespace
+    params: dict
+    key_hash: str
+    scope: str | None
+    l1_key: str
+    force_refresh: bool
+
+
+def _ts(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+def _capped(ttl: float | None, cap: float | None) -> float | None:
+    if cap is None:
+        return ttl
+    return cap if ttl is None else min(ttl, cap)
+
+
+class TieredCache:
+    """The read-through engine; one module-level instance serves the process."""
+
+    wall_clock = staticmethod(time.time)
+    sleep = staticmethod(time.sleep)
+
+    def get_or_compute(self, namespace: str, params: dict, compute, *, force_refresh: bool = False):
+        """Return ``(value, CacheInfo)`` for ``params`` of ``namespace``, computing it on a miss."""
+        ns = get_namespace(namespace)
+        canon = keys.canonical_params(ns, params)
+        if not conf.settings.CACHE_ENABLED:
+            stats.record_request(ns.name, "disabled", "miss")
+            started = self.wall_clock()
+            return compute(), CacheInfo("disabled", False, _ts(started), force_refresh)
+        key_hash = keys.param_hash(canon)
+        l1_key = keys.l1_key(ns.name, key_hash)
+        if not force_refresh and ns.l1_ttl != 0:
+            entry = tiers.l1.get(l1_key)
+            if entry is not None:
+                stats.record_request(ns.name, "l1", "hit")
+                return entry[1], CacheInfo("l1", True, _ts(entry[2]), False)
+            stats.record_request(ns.name, "l1", "miss")
+        scope = ns.scope(canon) if ns.scope else None
+        return self._slow_path(_Call(ns, canon, key_hash, scope, l1_key, force_refresh), compute)
+
+    # --- below L1 ---------------------------------------------------------------------------
+
+    def _slow_path(self, call: _Call, compute):
+        # The L1 fence and the generations are captured before anything is read or computed.
+        marker = tiers.l1.marker(call.ns.name, call.scope)
+        gens = keys.current_generations(call.ns.name, call.scope)
+        if not call.force_refresh:
+            found = self._lookup_lower(call, gens, marker)
+            if found is not None:
+                return found
+        flight_key = call.l1_key + ("!force" if call.force_refresh else "")
+        flight, leader = singleflight.join(flight_key)
+        if not leader:
+            return self._follow(call, gens, flight, compute, marker)
+        try:
+            result = self._lead(call, gens, marker, compute)
+        except BaseException as exc:
+            flight.resolve(error=exc)
+            raise
+        else:
+            flight.resolve(result=result)
+            return result
+        finally:
+            singleflight.land(flight_key, flight)
+
+    def _follow(self, call: _Call, gens, flight, compute, marker):
+        stale = self._stale(call) if call.ns.stale_while_revalidate else None
+        if stale is not None:
+            return stale
+        if flight.wait(conf.settings.CACHECORE_LOCK_WAIT):
+            stats.record_coalesced(call.ns.name)
+            if flight.error is not None:
+                raise flight.error
+            value, info = flight.result
+            return value, CacheInfo(info.tier, info.is_cached, info.timestamp, call.force_refresh, info.stale)
+        return self._compute_and_store(call, gens, marker, compute)  # the leader is stuck: go alone
+
+    def _lead(self, call: _Call, gens, marker, compute):
+        lock = singleflight.ClusterLock(keys.lock_key(call.ns.name, call.key_hash)) if gens else None
+        acquired = lock.acquire() if lock else None
+        if acquired is False:
+            found = self._wait_for_other_process(call, gens, marker, lock)
+            if found is not None:
+                return found
+        try:
+            if lock is not None and lock.held and not call.force_refresh:
+                found = self._l2_lookup(call, gens, marker, record_miss=False)  # finished meanwhile?
+                if found is not None:
+                    return found
+            return self._compute_and_store(call, gens, marker, compute)
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _wait_for_other_process(self, call: _Call, gens, marker, lock):
+        """Poll L2 while another process computes; return its value, a stale one, or None to compute."""
+        if call.ns.stale_while_revalidate:
+            stale = self._stale(call)
+            if stale is not None:
+                return stale
+        deadline = time.monotonic() + conf.settings.CACHECORE_LOCK_WAIT
+        delay = 0.01
+        while time.monotonic() < deadline:
+            self.sleep(delay)
+            delay = min(delay * 2, 0.2)
+            if not call.force_refresh:
+                found = self._l2_lookup(call, gens, marker, record_miss=False)
+                if found is not None:
+                    stats.record_coalesced(call.ns.name)
+                    return found
+            taken = lock.acquire()
+            if taken or taken is None:  # the holder finished without a value, died, or L2 went away
+                return None
+        return None
+
+    def _lookup_lower(self, call: _Call, gens, marker):
+        found = self._l2_lookup(call, gens, marker, record_miss=True)
+        if found is None and call.ns.persistent:
+            found = self._l3_lookup(call, gens, marker)
+        return found
+
+    def _l2_lookup(self, call: _Call, gens, marker, *, record_miss: bool):
+        ns = call.ns
+        if gens is None or ns.l2_ttl == 0:
+            return None
+        try:
+            envelope = tiers.l2_get(keys.value_key(ns.name, gens, call.key_hash))
+        except tiers.TierUnavailable:
+            envelope = None
+        if envelope is None:
+            if record_miss:
+                stats.record_request(ns.name, "l2", "miss")
+            return None
+        created, expires, value = envelope
+        stats.record_request(ns.name, "l2", "hit")
+        remaining = None if expires is None else expires - self.wall_clock()
+        self._fill_l1(call, value, created, _capped(ns.l1_ttl, remaining), marker)
+        return value, CacheInfo("l2", True, _ts(created), call.force_refresh)
+
+    def _l3_lookup(self, call: _Call, gens, marker):
+        ns = call.ns
+        if ns.l3_ttl == 0:
+            return None
+        now = _ts(self.wall_clock())
+        try:
+            row = tiers.l3_get(ns.name, call.key_hash, now)
+        except tiers.TierUnavailable:
+            row = None
+        # With L2 unreachable the generations are unknown; rows are then trusted as long as they
+        # exist, because an invalidation deletes its L3 rows through the database.
+        if row is None or (gens is not None and row[1] != gens.token):
+            stats.record_request(ns.name, "l3", "miss")
+            return None
+        pk, _, value, created_at, expires_at = row
+        stats.record_request(ns.name, "l3", "hit")
+        access.record(pk, now)
+        created = created_at.timestamp()
+        remaining = None if expires_at >= tiers.NEVER else (expires_at - now).total_seconds()
+        if gens is not None and ns.l2_ttl != 0:
+            l2_ttl = _capped(ns.l2_ttl, remaining)
+            expires = None if l2_ttl is None else self.wall_clock() + l2_ttl
+            try:
+                tiers.l2_set(keys.value_key(ns.name, gens, call.key_hash), (created, expires, value), l2_ttl)
+            except tiers.TierUnavailable:
+                pass
+        self._fill_l1(call, value, created, _capped(ns.l1_ttl, remaining), marker)
+        return value, CacheInfo("l3", True, created_at, call.force_refresh)
+
+    def _stale(self, call: _Call):
+        try:
+            envelope = tiers.l2_get(keys.stale_key(call.ns.name, call.key_hash))
+        except tiers.TierUnavailable:
+            return None
+        if envelope is None:
+            return None
+        created, value = envelope
+        stats.record_request(call.ns.name, "l2", "stale")
+        return value, CacheInfo("l2", True, _ts(created), call.force_refresh, stale=True)
+
+    def _fill_l1(self, call: _Call, value, created: float, ttl, marker, size: int | None = None) -> None:
+        if call.ns.l1_ttl == 0 or (ttl is not None and ttl <= 0):
+            return
+        if size is None:
+            size = len(json.dumps(value, separators=(",", ":")))
+        tiers.l1.set(
+            call.l1_key,
+            value,
+            ttl=ttl,
+            created=created,
+            size=size,
+            namespace=call.ns.name,
+            scope=call.scope,
+            marker=marker,
+        )
+
+    # --- compute and write through ----------------------------------------------------------
+
+    def _compute_and_store(self, call: _Call, gens, marker, compute):
+        ns = call.ns
+        stats.record_request(ns.name, "miss", "miss")
+        stats.record_compute(ns.name)
+        created = self.wall_clock()
+        value = compute()
+        try:
+            payload = json.dumps(value, separators=(",", ":"))
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"compute() of cache namespace {ns.name!r} returned a non-JSON value: {exc}") from exc
+        cap = ns.ttl_for(value) if ns.ttl_for else None
+        l1_ttl, l2_ttl, l3_ttl = (_capped(t, cap) for t in (ns.l1_ttl, ns.l2_ttl, ns.l3_ttl))
+        if gens is not None and l2_ttl != 0:
+            expires = None if l2_ttl is None else created + l2_ttl
+            try:
+                tiers.l2_set(keys.value_key(ns.name, gens, call.key_hash), (created, expires, value), l2_ttl)
+                if ns.stale_while_revalidate:
+                    stale_ttl = None if l2_ttl is None else l2_ttl * 10
+                    tiers.l2_set(keys.stale_key(ns.name, call.key_hash), (created, value), stale_ttl)
+            except tiers.TierUnavailable:
+                pass
+        if ns.persistent and l3_ttl != 0:
+            try:
+                tiers.l3_set(
+                    ns.name,
+                    call.key_hash,
+                    value=value,
+                    data_hash=keys.data_hash(payload),
+                    generation=gens.token if gens is not None else "",
+                    params=call.params,
+                    scope=call.scope,
+                    created=_ts(created),
+                    ttl=l3_ttl,
+                )
+            except tiers.TierUnavailable:
+                pass
+        self._fill_l1(call, value, created, l1_ttl, marker, size=len(payload))
+        return value, CacheInfo("miss", False, _ts(created), call.force_refresh)
+
+
+cache = TieredCache()
+
+
+def get_or_compute(namespace: str, params: dict, compute, *, force_refresh: bool = False):
+    """Return ``(value, CacheInfo)`` for ``params`` of ``namespace``, computing it on a miss."""
+    return cache.get_or_compute(namespace, params, compute, force_refresh=force_refresh)

@@ -1,0 +1,119 @@
+"""Single-flight: concurrent misses on one key compute once per process and once per cluster.
+
+In a process, the first caller of a key leads and the others wait on its ``Flight``. Across
+processes, the leader takes a cluster lock in L2 (Redis ``SET NX PX`` with a random token, released
+only by its holder through a compare-and-delete script); the lock expires after
+``CACHECORE_LOCK_TIMEOUT`` so a crashed holder cannot block the key forever.
+"""
+
+import secrets
+import threading
+
+from cachecore import conf, tiers
+
+_RELEASE_SCRIPT = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
+class Flight:
+    """One in-progress computation that followers in this process wait for."""
+
+    __slots__ = ("_event", "result", "error")
+
+    def __init__(self):
+        self._event = threading.Event()
+        self.result = None
+        self.error: BaseException | None = None
+
+    def resolve(self, result=None, error: BaseException | None = None) -> None:
+        """Publish the leader's result (or error) to the followers."""
+        self.result, self.error = result, error
+        self._event.set()
+
+    def wait(self, timeout: float) -> bool:
+        """Wait for the leader; return False on timeout."""
+        return self._event.wait(timeout)
+
+
+_flights: dict[str, Flight] = {}
+_lock = threading.Lock()
+
+
+def join(key: str) -> tuple[Flight, bool]:
+    """Return the flight of ``key`` and whether the caller leads it."""
+    with _lock:
+        flight = _flights.get(key)
+        if flight is not None:
+            return flight, False
+        flight = _flights[key] = Flight()
+        return flight, True
+
+
+def land(key: str, flight: Flight) -> None:
+    """Remove a finished flight so the next miss starts a new one."""
+    with _lock:
+        if _flights.get(key) is flight:
+            del _flights[key]
+
+
+def in_flight() -> int:
+    """Return the number of computations in progress in this process."""
+    return len(_flights)
+
+
+def reset() -> None:
+    """Forget every flight (tests)."""
+    with _lock:
+        _flights.clear()
+
+
+class ClusterLock:
+    """A lock in L2 with a timeout and a private token so only its holder releases it."""
+
+    def __init__(self, key: str, timeout: float | None = None):
+        self.key = key
+        self.timeout = conf.settings.CACHECORE_LOCK_TIMEOUT if timeout is None else timeout
+        self.token = secrets.token_hex(16)
+        self.held = False
+
+    def acquire(self) -> bool | None:
+        """Try once to take the lock: True taken, False held elsewhere, None when L2 is unavailable."""
+        try:
+            self.held = bool(tiers.l2_call(self._acquire))
+        except tiers.TierUnavailable:
+            return None
+        return self.held
+
+    def release(self) -> None:
+        """Release the lock if this instance still holds it (never someone else's)."""
+        if not self.held:
+            return
+        self.held = False
+        try:
+            tiers.l2_call(self._release)
+        except tiers.TierUnavailable:
+            pass  # the lock expires on its own after its timeout
+
+    def _redis(self):
+        cache = tiers.l2_cache()
+        if not hasattr(cache, "client") or not hasattr(cache.client, "get_client"):
+            return None, cache
+        return cache.client.get_client(write=True), cache
+
+    def _acquire(self) -> bool:
+        client, cache = self._redis()
+        if client is None:
+            return cache.add(self.key, self.token, self.timeout)
+        return bool(client.set(cache.make_key(self.key), self.token, nx=True, px=int(self.timeout * 1000)))
+
+    def _release(self) -> None:
+        client, cache = self._redis()
+        if client is None:
+            if cache.get(self.key) == self.token:
+                cache.delete(self.key)
+            return
+        client.eval(_RELEASE_SCRIPT, 1, cache.make_key(self.key), self.token)

@@ -1,0 +1,28 @@
+"""Test hooks: put the engine back in a known state between tests."""
+
+_reset_hooks: list = []
+
+
+def register_reset(fn) -> None:
+    """Call ``fn()`` on every reset() (e.g. the invalidation side's debouncer)."""
+    if fn not in _reset_hooks:
+        _reset_hooks.append(fn)
+
+
+def reset() -> None:
+    """Clear L1, counters, breakers, flights, pending access counts and registered extras.
+
+    Also switches the access flusher to manual mode, so tests call ``access.flush()`` and no
+    background thread writes to the test database.
+    """
+    from cachecore import access, singleflight, stats, tiers
+    from cachecore.service import cache
+
+    tiers.reset()
+    stats.reset()
+    singleflight.reset()
+    access.reset()
+    cache.__dict__.pop("wall_clock", None)
+    cache.__dict__.pop("sleep", None)
+    for fn in list(_reset_hooks):
+        fn()

@@ -1,0 +1,363 @@
+"""The three tiers behind one small interface: L1 process memory, L2 Django cache, L3 table.
+
+- L1: a bounded LRU with per-entry TTL (``l1``). A get is a dict lookup and a clock read.
+  Entries are not checked against generations on a read; instead every eviction (local
+  invalidation or a coherence event) advances a sequence number under the L1 lock, and a write
+  carries the sequence numbers captured before its computation started: a write whose
+  computation began before an eviction of its namespace/scope is dropped (a late write of an
+  old value cannot survive).
+- L2: the Django cache alias ``CACHECORE_CACHE_ALIAS`` behind a circuit breaker; every error is
+  turned into ``TierUnavailable`` so callers fall through to the next tier.
+- L3: ``CacheEntry`` rows, only for persistent namespaces, behind their own breaker.
+"""
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from datetime import UTC, datetime, timedelta
+
+from django.core.cache import caches
+from django.db import DatabaseError
+
+from cachecore import conf
+from cachecore.breaker import CircuitBreaker
+
+logger = logging.getLogger("cachecore")
+
+# A far-future expiry for L3 rows of namespaces without an L3 TTL (the column is NOT NULL).
+NEVER = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+class TierUnavailable(Exception):
+    """A tier could not be used for this call (error or open breaker); try the next one."""
+
+
+# --- L1 ---------------------------------------------------------------------------------------
+
+
+class L1Cache:
+    """A thread-safe, bounded (entries and approximate bytes) LRU with a TTL per entry."""
+
+    clock = staticmethod(time.monotonic)
+
+    def __init__(self):
+        self._data: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self._bytes = 0
+        self._seq_all = 0
+        self._seq_ns: dict[str, int] = {}
+        self._seq_scope: dict[tuple[str, str], int] = {}
+
+    # Entry layout (a tuple is the cheapest thing to build and read):
+    # (expires_at_monotonic | None, value, created_wall_ts, size, namespace, scope)
+
+    def get(self, key: str):
+        """Return the live entry tuple for ``key`` or None."""
+        entry = self._data.get(key)
+        if entry is None:
+            return None
+        expires = entry[0]
+        if expires is not None and expires <= self.clock():
+            self._remove_if_same(key, entry)
+            return None
+        try:
+            self._data.move_to_end(key)
+        except KeyError:  # evicted by another thread between the lookup and the touch
+            pass
+        return entry
+
+    def marker(self, namespace: str, scope: str | None) -> tuple[int, int, int]:
+        """Return the eviction sequence numbers a later ``set`` of this namespace/scope must match."""
+        return (self._seq_all, self._seq_ns.get(namespace, 0), self._seq_scope.get((namespace, scope), 0))
+
+    def set(self, key, value, *, ttl, created, size, namespace, scope, marker) -> bool:
+        """Store an entry unless an eviction happened since ``marker`` was taken; return whether stored."""
+        max_entries = conf.settings.CACHECORE_L1_MAX_ENTRIES
+        max_bytes = conf.settings.CACHECORE_L1_MAX_BYTES
+        if max_entries <= 0 or ttl == 0 or size > max_bytes // 4:
+            return False
+        expires = None if ttl is None else self.clock() + ttl
+        with self._lock:
+            if marker != self.marker(namespace, scope):
+                return False
+            old = self._data.pop(key, None)
+            if old is not None:
+                self._bytes -= old[3]
+            self._data[key] = (expires, value, created, size, namespace, scope)
+            self._bytes += size
+            while self._data and (len(self._data) > max_entries or self._bytes > max_bytes):
+                _, evicted = self._data.popitem(last=False)
+                self._bytes -= evicted[3]
+        return True
+
+    def _remove_if_same(self, key, entry) -> None:
+        with self._lock:
+            if self._data.get(key) is entry:
+                del self._data[key]
+                self._bytes -= entry[3]
+
+    def delete(self, key: str) -> None:
+        """Remove one entry."""
+        with self._lock:
+            old = self._data.pop(key, None)
+            if old is not None:
+                self._bytes -= old[3]
+
+    def evict(self, namespace: str, scope: str | None = None) -> int:
+        """Drop the entries of a namespace (or of one scope of it) and block older pending writes."""
+        with self._lock:
+            if scope is None:
+                self._seq_ns[namespace] = self._seq_ns.get(namespace, 0) + 1
+                doomed = [k for k, e in self._data.items() if e[4] == namespace]
+            else:
+                self._seq_scope[(namespace, scope)] = self._seq_scope.get((namespace, scope), 0) + 1
+                doomed = [k for k, e in self._data.items() if e[4] == namespace and e[5] == scope]
+            for key in doomed:
+                self._bytes -= self._data.pop(key)[3]
+        return len(doomed)
+
+    def clear(self) -> None:
+        """Drop every entry and block every pending write."""
+        with self._lock:
+            self._data.clear()
+            self._bytes = 0
+            self._seq_all += 1
+
+    def reset(self) -> None:
+        """Clear and forget eviction history and the clock override (tests)."""
+        self.clear()
+        with self._lock:
+            self._seq_ns.clear()
+            self._seq_scope.clear()
+        self.__dict__.pop("clock", None)
+
+    def entries_by_namespace(self) -> dict[str, int]:
+        """Return the number of entries per namespace."""
+        with self._lock:
+            entries = list(self._data.values())
+        counts: dict[str, int] = {}
+        for entry in entries:
+            counts[entry[4]] = counts.get(entry[4], 0) + 1
+        return counts
+
+    def info(self) -> dict:
+        """Return size and bounds for stats()."""
+        return {
+            "entries": len(self._data),
+            "bytes": self._bytes,
+            "max_entries": conf.settings.CACHECORE_L1_MAX_ENTRIES,
+            "max_bytes": conf.settings.CACHECORE_L1_MAX_BYTES,
+        }
+
+    def __len__(self):
+        return len(self._data)
+
+
+l1 = L1Cache()
+
+
+def l1_evict(namespace: str, scope: str | None = None, generation: str | None = None) -> int:
+    """Evict this process's L1 entries of a namespace (or one scope); called on invalidation events.
+
+    ``generation`` (the new generation token, when the event carries it) is accepted for
+    logging; correctness does not depend on it because L1 writes are fenced by sequence numbers.
+    """
+    return l1.evict(namespace, scope)
+
+
+def l1_clear() -> None:
+    """Drop this process's whole L1 (e.g. after the invalidation channel reconnected)."""
+    l1.clear()
+
+
+# --- L2 ---------------------------------------------------------------------------------------
+
+l2_breaker = CircuitBreaker("l2")
+l3_breaker = CircuitBreaker("l3")
+
+
+def breakers() -> dict[str, CircuitBreaker]:
+    """Return the breakers by tier."""
+    return {"l2": l2_breaker, "l3": l3_breaker}
+
+
+def _l2_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [OSError, TimeoutError, ConnectionError]
+    try:
+        import redis
+
+        errors.append(redis.RedisError)
+    except ImportError:  # pragma: no cover - redis is a requirement
+        pass
+    try:
+        from django_redis.exceptions import ConnectionInterrupted
+
+        errors.append(ConnectionInterrupted)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errors)
+
+
+L2_ERRORS = _l2_errors()
+
+
+def l2_cache():
+    """Return the Django cache used as L2."""
+    return caches[conf.settings.CACHECORE_CACHE_ALIAS]
+
+
+def l2_call(fn, *args, **kwargs):
+    """Run ``fn(*args, **kwargs)`` against L2 through the breaker; raise TierUnavailable on failure."""
+    if not l2_breaker.allow():
+        raise TierUnavailable("l2 breaker open")
+    try:
+        result = fn(*args, **kwargs)
+    except L2_ERRORS as exc:
+        l2_breaker.failure(exc)
+        raise TierUnavailable(f"l2: {exc}") from exc
+    l2_breaker.success()
+    return result
+
+
+def l2_get(key: str, default=None):
+    """Return the L2 value of ``key`` (``default`` when absent)."""
+    return l2_call(l2_cache().get, key, default)
+
+
+def l2_get_many(keys: list[str]) -> dict:
+    """Return the present L2 values of ``keys``."""
+    return l2_call(l2_cache().get_many, keys)
+
+
+def l2_set(key: str, value, timeout: float | None) -> None:
+    """Store ``value`` in L2 for ``timeout`` seconds (None: no expiry)."""
+    l2_call(l2_cache().set, key, value, timeout)
+
+
+def l2_add(key: str, value, timeout: float | None) -> bool:
+    """Store ``value`` unless ``key`` exists; return whether it was stored."""
+    return bool(l2_call(l2_cache().add, key, value, timeout))
+
+
+def l2_delete(key: str) -> None:
+    """Delete ``key`` from L2."""
+    l2_call(l2_cache().delete, key)
+
+
+# --- L3 ---------------------------------------------------------------------------------------
+
+L3_PARAM_COLUMNS = ("user_id", "strategy_id")
+
+
+def l3_call(fn, *args, **kwargs):
+    """Run a CacheEntry query through the L3 breaker; raise TierUnavailable on a database error."""
+    if not l3_breaker.allow():
+        raise TierUnavailable("l3 breaker open")
+    try:
+        result = fn(*args, **kwargs)
+    except DatabaseError as exc:
+        l3_breaker.failure(exc)
+        raise TierUnavailable(f"l3: {exc}") from exc
+    l3_breaker.success()
+    return result
+
+
+def _l3_get(namespace: str, key_hash: str, now: datetime):
+    from cachecore.models import CacheEntry
+
+    return (
+        CacheEntry.objects.filter(namespace=namespace, key_hash=key_hash, expires_at__gt=now)
+        .values_list("pk", "generation", "payload", "created_at", "expires_at")
+        .first()
+    )
+
+
+def l3_get(namespace: str, key_hash: str, now: datetime):
+    """Return ``(pk, generation, value, created_at, expires_at)`` of a live row, or None."""
+    row = l3_call(_l3_get, namespace, key_hash, now)
+    if row is None:
+        return None
+    pk, generation, payload, created_at, expires_at = row
+    if not isinstance(payload, dict) or "v" not in payload:
+        return None
+    return pk, generation, payload["v"], created_at, expires_at
+
+
+def _l3_set(entry) -> None:
+    from cachecore.models import CacheEntry
+
+    CacheEntry.objects.bulk_create(
+        [entry],
+        update_conflicts=True,
+        unique_fields=["namespace", "key_hash"],
+        update_fields=[
+            "user_id",
+            "strategy_id",
+            "scope",
+            "generation",
+            "data_hash",
+            "payload",
+            "created_at",
+            "expires_at",
+            "last_accessed",
+            "access_count",
+        ],
+    )
+
+
+def l3_set(namespace, key_hash, *, value, data_hash, generation, params, scope, created, ttl) -> None:
+    """Upsert the row of (namespace, key_hash) with ``value`` for ``ttl`` seconds (None: no expiry)."""
+    from cachecore.models import CacheEntry
+
+    def column_id(name):
+        raw = params.get(name)
+        return raw if isinstance(raw, int) and not isinstance(raw, bool) else None
+
+    entry = CacheEntry(
+        namespace=namespace,
+        key_hash=key_hash,
+        user_id=column_id("user_id"),
+        strategy_id=column_id("strategy_id"),
+        scope=(scope or "")[:200],
+        generation=generation or "",
+        data_hash=data_hash,
+        payload={"v": value},  # wrapped so a cached None is stored as JSON, distinct from a miss
+        created_at=created,
+        expires_at=NEVER if ttl is None else created + timedelta(seconds=ttl),
+        last_accessed=created,
+        access_count=0,
+    )
+    l3_call(_l3_set, entry)
+
+
+def l3_delete(namespace: str, scope: str | None = None) -> int:
+    """Delete the L3 rows of a namespace (or of one scope of it); return how many were deleted."""
+    from cachecore.models import CacheEntry
+    from cachecore.namespaces import get_namespace
+
+    try:
+        if not get_namespace(namespace).persistent:
+            return 0  # only persistent namespaces have rows; spare the DELETE
+    except LookupError:
+        pass  # unknown here (e.g. declared by another process): delete to be safe
+
+    def delete():
+        rows = CacheEntry.objects.filter(namespace=namespace)
+        if scope is not None:
+            rows = rows.filter(scope=scope)
+        return rows.delete()[0]
+
+    try:
+        return l3_call(delete)
+    except TierUnavailable:
+        return 0
+
+
+def reset() -> None:
+    """Clear L1 and close both breakers (tests)."""
+    l1.reset()
+    l2_breaker.reset()
+    l3_breaker.reset()
+    l2_breaker.__dict__.pop("clock", None)
+    l3_breaker.__dict__.pop("clock", None)

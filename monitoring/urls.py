@@ -1,3 +1,11 @@
-"""URL routes of this app (see docs/api.md)."""
+"""URL routes of the monitoring app, included at the root (see docs/monitoring.md)."""
 
-urlpatterns = []
+from django.urls import path
+
+from monitoring import views
+
+urlpatterns = [
+    path("api/health", views.HealthApi.as_view(), name="health"),
+    path("metrics", views.metrics_view, name="metrics"),
+    path("monitoring/", views.monitoring_page, name="monitoring"),
+]

@@ -1,0 +1,74 @@
+"""Feed cachecore's events into the project's Prometheus metrics.
+
+cachecore calls ``on_request(namespace, tier, result)`` once per tier it looked at
+(tier "l1"/"l2"/"l3", result "hit"/"miss"/"stale") and once with tier "miss" when the request
+missed every tier and was computed. A request counts as a hit when some tier answered it (hit or
+stale) and as a miss when it reached compute, the same rule as ``cachecore.api.stats()``.
+"""
+
+import threading
+
+from monitoring.metrics import (
+    CACHE_HIT_RATE_PERCENT,
+    CACHE_INVALIDATION_FAILURES_TOTAL,
+    CACHE_INVALIDATIONS_TOTAL,
+    CACHE_REQUESTS_TOTAL,
+    CACHE_TIER_ERRORS_TOTAL,
+)
+
+HIT_RESULTS = frozenset({"hit", "stale"})
+WHOLE_MISS_TIER = "miss"
+
+
+class MetricsObserver:
+    """A cachecore stats observer that updates the cache metrics of this process."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._outcomes: dict[str, list[int]] = {}  # namespace -> [hits, misses]
+
+    def on_request(self, namespace: str, tier: str, result: str) -> None:
+        """Count a tier lookup; update the namespace's hit rate when it decided the request."""
+        CACHE_REQUESTS_TOTAL.labels(namespace=namespace, tier=tier, result=result).inc()
+        if tier == WHOLE_MISS_TIER:
+            self._outcome(namespace, hit=False)
+        elif result in HIT_RESULTS:
+            self._outcome(namespace, hit=True)
+
+    def _outcome(self, namespace: str, *, hit: bool) -> None:
+        with self._lock:
+            counts = self._outcomes.setdefault(namespace, [0, 0])
+            counts[0 if hit else 1] += 1
+            rate = 100.0 * counts[0] / (counts[0] + counts[1])
+        CACHE_HIT_RATE_PERCENT.labels(namespace=namespace).set(rate)
+
+    def hit_rate(self, namespace: str) -> float | None:
+        """Return this process's hit rate (percent) of ``namespace`` since start, or None."""
+        with self._lock:
+            hits, misses = self._outcomes.get(namespace, (0, 0))
+        return 100.0 * hits / (hits + misses) if hits + misses else None
+
+    def on_invalidation(self, namespace: str, source: str) -> None:
+        """Count an invalidation."""
+        CACHE_INVALIDATIONS_TOTAL.labels(namespace=namespace, source=source).inc()
+
+    def on_error(self, tier: str) -> None:
+        """Count an error of a tier."""
+        CACHE_TIER_ERRORS_TOTAL.labels(tier=tier).inc()
+
+    def on_invalidation_failure(self, namespace: str) -> None:
+        """Count an invalidation that could not be completed."""
+        CACHE_INVALIDATION_FAILURES_TOTAL.labels(namespace=namespace).inc()
+
+
+observer = MetricsObserver()
+
+
+def register() -> bool:
+    """Register ``observer`` with cachecore; return False when cachecore has no stats hook."""
+    try:
+        from cachecore.stats import add_observer
+    except ImportError:
+        return False
+    add_observer(observer)
+    return True

@@ -1,0 +1,91 @@
+"""Settings of the monitoring app, read once and re-read when a test overrides one of them.
+
+Defaults (environment variables of the same name; see docs/monitoring.md):
+
+- ``MONITORING_TOKEN`` (empty): bearer token for the detailed health view and /metrics;
+  empty disables token access.
+- ``MONITORING_SLOW_MS`` (100) / ``MONITORING_CRITICAL_MS`` (500): a sample above these is
+  counted slow / critical (critical ones are counted slow too).
+- ``MONITORING_EXCELLENT_MS`` (20): rating bound, see ``monitoring.performance.rate``.
+- ``MONITORING_QUERY_TIMING`` (on): time every SQL statement through the execute wrapper.
+- ``MONITORING_BASELINE_WINDOW`` (200) / ``MONITORING_RECENT_WINDOW`` (50): samples per name in
+  the regression windows; ``MONITORING_REGRESSION_FACTOR`` (2.0) and
+  ``MONITORING_REGRESSION_MIN_MS`` (1.0): a recent median at least factor x the baseline median,
+  and at least this many milliseconds, is a regression.
+- ``MONITORING_MAX_NAMES`` (500): distinct names tracked per process; more fold into "other".
+- ``MONITORING_MAX_METRIC_GROUPS`` (100): distinct ``db_query_seconds{group}`` label values.
+- ``MONITORING_SNAPSHOT_DIR`` (empty): when set, each process writes its summary there at exit.
+- ``MONITORING_PAGE_REFRESH_SECONDS`` (5): refresh interval of the /monitoring/ page.
+- ``METRICS_ALLOWED_IPS`` (127.0.0.1, ::1): addresses or CIDR networks that may read /metrics.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+_SETTINGS = {
+    "MONITORING_TOKEN": ("token", ""),
+    "MONITORING_SLOW_MS": ("slow_ms", 100.0),
+    "MONITORING_CRITICAL_MS": ("critical_ms", 500.0),
+    "MONITORING_EXCELLENT_MS": ("excellent_ms", 20.0),
+    "MONITORING_QUERY_TIMING": ("query_timing", True),
+    "MONITORING_BASELINE_WINDOW": ("baseline_window", 200),
+    "MONITORING_RECENT_WINDOW": ("recent_window", 50),
+    "MONITORING_REGRESSION_FACTOR": ("regression_factor", 2.0),
+    "MONITORING_REGRESSION_MIN_MS": ("regression_min_ms", 1.0),
+    "MONITORING_MAX_NAMES": ("max_names", 500),
+    "MONITORING_MAX_METRIC_GROUPS": ("max_metric_groups", 100),
+    "MONITORING_SNAPSHOT_DIR": ("snapshot_dir", ""),
+    "MONITORING_PAGE_REFRESH_SECONDS": ("page_refresh_seconds", 5),
+    "METRICS_ALLOWED_IPS": ("metrics_allowed_ips", ("127.0.0.1", "::1")),
+    "REDIS_URL": ("redis_url", ""),
+}
+
+
+@dataclass(frozen=True)
+class MonitoringSettings:
+    token: str
+    slow_ms: float
+    critical_ms: float
+    excellent_ms: float
+    query_timing: bool
+    baseline_window: int
+    recent_window: int
+    regression_factor: float
+    regression_min_ms: float
+    max_names: int
+    max_metric_groups: int
+    snapshot_dir: str
+    page_refresh_seconds: int
+    metrics_allowed_ips: tuple
+    redis_url: str
+
+
+_current: MonitoringSettings | None = None
+_listeners = []
+
+
+def app_settings() -> MonitoringSettings:
+    """Return the app's settings, read from django.conf.settings once."""
+    global _current
+    if _current is None:
+        values = {field: getattr(settings, name, default) for name, (field, default) in _SETTINGS.items()}
+        values["metrics_allowed_ips"] = tuple(values["metrics_allowed_ips"] or ())
+        values["redis_url"] = values["redis_url"] or ""
+        values["token"] = values["token"] or ""
+        _current = MonitoringSettings(**values)
+    return _current
+
+
+def on_reload(callback) -> None:
+    """Call ``callback`` whenever the settings are re-read (modules that cache a value)."""
+    _listeners.append(callback)
+
+
+def reload_settings(*, setting, **kwargs) -> None:
+    """Forget the cached settings when a test overrides one of them (a setting_changed receiver)."""
+    global _current
+    if setting in _SETTINGS:
+        _current = None
+        for callback in _listeners:
+            callback()

@@ -1,0 +1,115 @@
+"""Assemble the health report: status from the dependencies, details for operators.
+
+Public callers get ``status``, ``timestamp`` and ``uptime``; operators (staff or the monitoring
+token) also get ``performance``, ``cache`` and ``dependencies``. Every figure in the detailed view
+is a count, a duration or a name chosen by the code (SQL fingerprints carry no literals), never a
+value from a user's data.
+"""
+
+import logging
+import time
+from datetime import UTC, datetime
+
+from monitoring import dependencies
+from monitoring.performance import tracker
+
+logger = logging.getLogger("monitoring")
+
+OK, DEGRADED, DOWN = "ok", "degraded", "down"
+HTTP_STATUS = {OK: 200, DEGRADED: 200, DOWN: 503}
+TOP_SLOWEST = 10
+
+
+class Clock:
+    """Wall clock for timestamps and monotonic clock for uptime; tests replace the attributes."""
+
+    wall = staticmethod(time.time)
+    monotonic = staticmethod(time.monotonic)
+    started = time.monotonic()
+
+
+def mark_started() -> None:
+    """Record the process start (called from MonitoringConfig.ready())."""
+    Clock.started = Clock.monotonic()
+
+
+def uptime_seconds() -> float:
+    """Return the seconds since this process started."""
+    return round(Clock.monotonic() - Clock.started, 1)
+
+
+def overall_status(deps: dict) -> str:
+    """Return ``down`` when the database is down, ``degraded`` when Redis is, else ``ok``."""
+    if deps["database"]["status"] == dependencies.DOWN:
+        return DOWN
+    if deps["redis"]["status"] == dependencies.DOWN:
+        return DEGRADED
+    return OK
+
+
+def cache_report() -> dict:
+    """Return cachecore's statistics in the health contract's shape (empty when unavailable)."""
+    try:
+        from cachecore.api import stats
+    except ImportError:
+        return {"available": False}
+    try:
+        raw = stats()
+    except Exception:  # noqa: BLE001 - statistics must never make the health check fail
+        logger.exception("cachecore stats() failed; the health report leaves the cache section out")
+        return {"available": False}
+    return {
+        "available": True,
+        "enabled": raw.get("enabled", True),
+        "hitRate": raw.get("hit_rate"),
+        "hits": raw.get("hits", 0),
+        "misses": raw.get("misses", 0),
+        "tiers": {
+            tier: {
+                "hits": data.get("hits", 0),
+                "misses": data.get("misses", 0),
+                "stale": data.get("stale", 0),
+                "errors": data.get("errors", 0),
+                "hitRate": data.get("hit_rate"),
+            }
+            for tier, data in raw.get("tiers", {}).items()
+        },
+        "namespaces": {name: _namespace_report(data) for name, data in raw.get("namespaces", {}).items()},
+        "invalidations": {
+            "total": raw.get("invalidations", {}).get("total", 0),
+            "failures": raw.get("invalidations", {}).get("failures", 0),
+            "bySource": raw.get("invalidations", {}).get("by_source", {}),
+        },
+    }
+
+
+def _namespace_report(data: dict) -> dict:
+    return {
+        "hitRate": data.get("hit_rate"),
+        "hits": data.get("hits", 0),
+        "misses": data.get("misses", 0),
+        "stale": data.get("stale", 0),
+        "computes": data.get("computes", 0),
+        "invalidations": data.get("invalidations", 0),
+        "size": {"l1": data.get("l1_entries", 0)},
+        "tiers": {
+            tier: {"hits": t.get("hits", 0), "misses": t.get("misses", 0), "hitRate": t.get("hit_rate")}
+            for tier, t in data.get("tiers", {}).items()
+        },
+    }
+
+
+def build_health(*, detailed: bool) -> tuple[int, dict]:
+    """Return the HTTP status and body of the health report."""
+    deps = {"database": dependencies.check_database(), "redis": dependencies.check_redis()}
+    status = overall_status(deps)
+    body = {
+        "status": status,
+        "timestamp": datetime.fromtimestamp(Clock.wall(), tz=UTC).isoformat().replace("+00:00", "Z"),
+        "uptime": uptime_seconds(),
+    }
+    if detailed:
+        body["performance"] = tracker.report(top=TOP_SLOWEST)
+        body["cache"] = cache_report()
+        body["dependencies"] = deps
+    return HTTP_STATUS[status], body

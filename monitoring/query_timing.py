@@ -1,0 +1,79 @@
+"""Automatic timing of every SQL statement through Django's ``connection.execute_wrapper`` hook.
+
+``install_wrapper`` is connected to ``connection_created`` in ``MonitoringConfig.ready()``: that
+signal fires each time a ``DatabaseWrapper`` opens (or takes from the pool) a DB-API connection,
+in every thread, so every connection of every request, command and test client is covered. The
+wrapper lives in ``DatabaseWrapper.execute_wrappers``, which survives close/reconnect, and is
+added once per wrapper object.
+
+Each statement is recorded under its fingerprint in ``monitoring.performance.tracker`` and
+observed in ``db_query_seconds{group}``; the group label set is capped
+(``MONITORING_MAX_METRIC_GROUPS``), past which statements count under ``group="other"``.
+"""
+
+import threading
+import time
+
+from monitoring import fingerprint as fp
+from monitoring.conf import app_settings
+from monitoring.metrics import DB_QUERY_SECONDS
+from monitoring.performance import SQL, tracker
+
+OTHER_GROUP = "other"
+_children = {}
+_children_lock = threading.Lock()
+_enabled = True
+
+
+def refresh_enabled() -> None:
+    """Re-read ``MONITORING_QUERY_TIMING`` (called when settings are reloaded)."""
+    global _enabled
+    _enabled = app_settings().query_timing
+
+
+def _histogram_for(group: str):
+    child = _children.get(group)
+    if child is None:
+        with _children_lock:
+            child = _children.get(group)
+            if child is None:
+                if len(_children) >= app_settings().max_metric_groups:
+                    group = OTHER_GROUP
+                    child = _children.get(group)
+                if child is None:
+                    child = DB_QUERY_SECONDS.labels(group=group)
+                    _children[group] = child
+    return child
+
+
+def record_statement(sql: str, seconds: float) -> None:
+    """Record one executed statement's duration in the tracker and in Prometheus."""
+    tracker.record(fp.fingerprint(sql), seconds * 1000.0, SQL)
+    _histogram_for(fp.group(sql)).observe(seconds)
+
+
+def timed_execute(execute, sql, params, many, context):
+    """Execute wrapper: run the statement and record how long it took (even when it fails)."""
+    if not _enabled:
+        return execute(sql, params, many, context)
+    start = time.perf_counter()
+    try:
+        return execute(sql, params, many, context)
+    finally:
+        record_statement(sql, time.perf_counter() - start)
+
+
+def install_wrapper(sender=None, connection=None, **kwargs) -> None:
+    """Add ``timed_execute`` to a connection's execute wrappers once (a connection_created receiver)."""
+    if connection is not None and timed_execute not in connection.execute_wrappers:
+        # First in the list = outermost; and a later `with connection.execute_wrapper(...)` block
+        # pops the last entry on exit, which must be its own, not ours.
+        connection.execute_wrappers.insert(0, timed_execute)
+
+
+def install_on_open_connections() -> None:
+    """Add the wrapper to connections already opened in this thread (before ready() ran)."""
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        install_wrapper(connection=connection)

@@ -217,12 +217,16 @@
 
   /* ---- Reference data: brands and production runs --------------------------------------- */
 
-  function fillSelect(select, items, placeholder, selected) {
+  function fillSelect(select, items, placeholder, selected, noun) {
     const options = [make("option", { value: "", text: placeholder })];
     for (const item of items) options.push(make("option", { value: String(item.id), text: item.name }));
+    if (selected && !items.some((item) => String(item.id) === selected)) {
+      // A link naming an id outside the user's scope (or deleted): keep the filter visible, so
+      // the empty result is explained rather than shown under "All".
+      options.push(make("option", { value: selected, text: `Unavailable ${noun} (#${selected})` }));
+    }
     select.replaceChildren(...options);
     select.value = selected;
-    if (select.value !== selected) select.value = ""; // an id outside the user's scope
   }
 
   async function loadBrands() {
@@ -231,7 +235,7 @@
       const items = Array.isArray(brands) ? brands : brands.items || brands.results || [];
       brandNames.clear();
       for (const brand of items) brandNames.set(String(brand.id), brand.name);
-      fillSelect(el.brand, items, "All brands", state.brand);
+      fillSelect(el.brand, items, "All brands", state.brand, "brand");
     } catch (error) {
       showError(error, "Could not load brands");
     }
@@ -241,7 +245,7 @@
     const brand = state.brand;
     if (!brand && !state.run) {
       runsLoadedFor = null;
-      fillSelect(el.run, [], "Choose a brand first", "");
+      fillSelect(el.run, [], "Choose a brand first", "", "run");
       el.run.disabled = true;
       return;
     }
@@ -256,7 +260,7 @@
       const params = brand ? { brand_id: brand } : {};
       const runs = await getJSON(withQuery(config.api.productionRuns, params), runsRequest.signal);
       const items = Array.isArray(runs) ? runs : runs.items || runs.results || [];
-      fillSelect(el.run, items, "All production runs", state.run);
+      fillSelect(el.run, items, "All production runs", state.run, "run");
       runsLoadedFor = brand;
       el.run.disabled = false;
     } catch (error) {
@@ -407,8 +411,12 @@
   /* ---- Controls ------------------------------------------------------------------------ */
 
   function syncControls() {
-    el.brand.value = state.brand;
-    if (el.brand.value !== state.brand) el.brand.value = "";
+    if (brandNames.size) {
+      const brands = [...brandNames].map(([id, name]) => ({ id, name }));
+      fillSelect(el.brand, brands, "All brands", state.brand, "brand"); // drops a stale "Unavailable"
+    } else {
+      el.brand.value = state.brand;
+    }
     el.status.value = state.status;
     if (document.activeElement !== el.search) el.search.value = state.search;
     el.pageSize.value = String(state.size);

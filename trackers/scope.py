@@ -3,18 +3,33 @@
 Contract: ``user_client_ids(user)`` returns None for staff (everything) or the frozenset of
 client ids the user belongs to (possibly empty). ``scope_key(client_ids)`` is a stable string
 used in cache keys of scoped data.
+
+The client set is itself cached (namespace USER_SCOPE, one scope per user, invalidated at once
+by ClientMembership writes), so a request on a warm cache learns its scope without SQL.
 """
 
 import hashlib
 
+from cachalot.api import cachalot_disabled
+
+from cachecore.api import get_or_compute
 from trackers.models import ClientMembership
+from trackers.namespaces import USER_SCOPE
 
 
 def user_client_ids(user) -> frozenset[int] | None:
     """Return the client ids ``user`` may see, or None when they may see everything."""
+    if not user.is_authenticated:
+        return frozenset()
     if user.is_staff or user.is_superuser:
         return None
-    return frozenset(ClientMembership.objects.filter(user_id=user.pk).values_list("client_id", flat=True))
+    ids, _ = get_or_compute(USER_SCOPE, {"user_id": user.pk}, lambda: _membership_client_ids(user.pk))
+    return frozenset(ids)
+
+
+def _membership_client_ids(user_id: int) -> list[int]:
+    with cachalot_disabled():
+        return sorted(ClientMembership.objects.filter(user_id=user_id).values_list("client_id", flat=True))
 
 
 def scope_key(client_ids: frozenset[int] | None) -> str:

@@ -1,0 +1,114 @@
+"""The cachecore namespaces of the trackers app, what invalidates them, and their prewarmers.
+
+Imported by ``TrackersConfig.ready()``: declaring a namespace touches no database.
+
+- Reference data: one entry per table (the serialized list), no TTL, event-driven only;
+  scope filtering happens on the cached list, so a warm request runs no SQL.
+- Tracker list pages, statistics and scope summaries: keyed by the caller's client set
+  (``scope_key``), 5-minute TTL, invalidated by tracker, location, brand and run writes
+  (and by the ingest and the state sync, which call ``invalidate`` after bulk writes).
+- A user's client set: scoped per user, invalidated at once by membership writes.
+"""
+
+from cachecore.api import Namespace, prewarmer, register_namespace, watch_model
+from trackers import selectors
+from trackers.conf import conf
+from trackers.models import (
+    Brand,
+    Client,
+    ClientMembership,
+    DeliveryLocation,
+    Image,
+    LocationHistory,
+    ProductionRun,
+    StorageLocation,
+    Tracker,
+)
+from trackers.namespaces import REFERENCE, REFERENCE_TABLES, SCOPE_SUMMARY, TRACKER_LIST, TRACKER_STATS, USER_SCOPE
+
+LIST_PARAMS = (
+    "scope",
+    "brand_ids",
+    "production_run_ids",
+    "status",
+    "search",
+    "include_latest_location",
+    "page",
+    "size",
+)
+# A lost invalidation (say, a membership edited with raw SQL) heals within this time.
+USER_SCOPE_L1_TTL = 300
+USER_SCOPE_L2_TTL = 3600
+
+
+def user_scope(user_id: int) -> str:
+    """Return the cache scope of one user's entries."""
+    return f"user:{user_id}"
+
+
+for _table in REFERENCE_TABLES:
+    register_namespace(Namespace(name=REFERENCE[_table]))
+
+register_namespace(
+    Namespace(
+        name=TRACKER_LIST,
+        params=LIST_PARAMS,
+        unordered=("brand_ids", "production_run_ids", "status"),
+        l1_ttl=conf.LIST_TTL,
+        l2_ttl=conf.LIST_TTL,
+    )
+)
+register_namespace(Namespace(name=TRACKER_STATS, params=("scope",), l1_ttl=conf.STATS_TTL, l2_ttl=conf.STATS_TTL))
+register_namespace(Namespace(name=SCOPE_SUMMARY, params=("scope",), l1_ttl=conf.STATS_TTL, l2_ttl=conf.STATS_TTL))
+register_namespace(
+    Namespace(
+        name=USER_SCOPE,
+        params=("user_id",),
+        scope=lambda params: user_scope(params["user_id"]),
+        l1_ttl=USER_SCOPE_L1_TTL,
+        l2_ttl=USER_SCOPE_L2_TTL,
+        # Access rights: a removed member must lose access on the next request, not 2 s later.
+        debounce=0,
+    )
+)
+
+# Which writes make which cached data wrong. Brands and runs appear in tracker items (brand_id,
+# client_id) and decide scope membership, so they invalidate the scoped tracker data too.
+TRACKER_DERIVED = [TRACKER_LIST, TRACKER_STATS, SCOPE_SUMMARY]
+WATCHES = [
+    (Client, [REFERENCE["clients"]]),
+    (Brand, [REFERENCE["brands"], REFERENCE["production_runs"], *TRACKER_DERIVED]),
+    (ProductionRun, [REFERENCE["production_runs"], *TRACKER_DERIVED]),
+    (StorageLocation, [REFERENCE["storage_locations"]]),
+    (DeliveryLocation, [REFERENCE["delivery_locations"]]),
+    (Image, [REFERENCE["images"]]),
+    (Tracker, TRACKER_DERIVED),
+    (LocationHistory, [TRACKER_LIST, TRACKER_STATS]),
+]
+
+
+def _membership_scope(instance) -> str:
+    return user_scope(instance.user_id)
+
+
+def register_signal_handlers() -> None:
+    """Connect the model writes that invalidate the trackers namespaces."""
+    for model, namespaces in WATCHES:
+        watch_model(model, namespaces)
+    watch_model(ClientMembership, [USER_SCOPE], scope=_membership_scope)
+
+
+def _reference_prewarmer(table: str):
+    def warm(progress=None) -> int:
+        selectors.refresh_reference(table)
+        if progress is not None:
+            progress(1, 1)
+        return 1  # one entry: the whole table's list
+
+    warm.__name__ = warm.__qualname__ = f"warm_{table}"
+    warm.__doc__ = f"Fill the {table} reference list."
+    return warm
+
+
+for _table in REFERENCE_TABLES:
+    prewarmer(REFERENCE[_table])(_reference_prewarmer(_table))

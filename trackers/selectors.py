@@ -1,0 +1,342 @@
+"""Reads of the trackers API: reference lists, tracker pages, statistics and scope summaries.
+
+Each public selector reads through a cachecore namespace; the ``_compute_*`` functions are what
+runs on a miss, always with django-cachalot disabled (DESIGN.md: cachalot never supplies a value
+we cache). ``client_ids`` is a user's scope from ``trackers.scope``: None means every client.
+"""
+
+import math
+from datetime import timedelta
+from functools import partial
+
+from cachalot.api import cachalot_disabled
+from django.db import connection
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from rest_framework.fields import DateTimeField
+
+from cachecore.api import CacheInfo, get_or_compute
+from trackers import serializers as out
+from trackers.conf import conf
+from trackers.filters import TrackerFilters
+from trackers.models import (
+    Brand,
+    Client,
+    DeliveryLocation,
+    Image,
+    LocationHistory,
+    ProductionRun,
+    StorageLocation,
+    Tracker,
+    TrackerStatus,
+)
+from trackers.namespaces import REFERENCE, SCOPE_SUMMARY, TRACKER_LIST, TRACKER_STATS
+from trackers.scope import scope_key
+
+ClientIds = frozenset[int] | None
+
+# table -> (queryset factory, serializer). Querysets are built lazily: no SQL at import.
+REFERENCE_SOURCES = {
+    "clients": (lambda: Client.objects.order_by("name", "id"), out.ClientOutputSerializer),
+    "brands": (lambda: Brand.objects.order_by("name", "id"), out.BrandOutputSerializer),
+    "production_runs": (
+        lambda: ProductionRun.objects.select_related("brand").order_by("-start_date", "id"),
+        out.ProductionRunOutputSerializer,
+    ),
+    "storage_locations": (lambda: StorageLocation.objects.order_by("name", "id"), out.StorageLocationOutputSerializer),
+    "delivery_locations": (
+        lambda: DeliveryLocation.objects.order_by("name", "id"),
+        out.DeliveryLocationOutputSerializer,
+    ),
+    "images": (lambda: Image.objects.order_by("title", "id"), out.ImageOutputSerializer),
+}
+# The field of a reference row that names its client; tables not listed are shared by all.
+SCOPE_FIELD = {"clients": "id", "brands": "client_id", "production_runs": "client_id"}
+
+TRACKER_COLUMNS = (
+    "id",
+    "serial",
+    "name",
+    "production_run_id",
+    "current_status",
+    "last_report_received",
+    "latest_latitude",
+    "latest_longitude",
+    "latest_timestamp",
+    "latest_nearest_city",
+    "latest_confidence",
+    "latest_history_id",
+)
+TRACKER_ORDERING = (F("last_report_received").desc(nulls_last=True), "id")
+LOCATION_COLUMNS = ("latitude", "longitude", "timestamp", "nearest_city", "confidence")
+
+_datetime_field = DateTimeField()
+
+
+def _iso(value):
+    """Return a datetime as the API renders it (ISO 8601, UTC as Z), keeping None."""
+    return None if value is None else _datetime_field.to_representation(value)
+
+
+def empty_page(filters: TrackerFilters) -> dict:
+    """Return the body of a page with no items."""
+    return {"items": [], "total": 0, "page": filters.page, "size": filters.size, "pages": 0}
+
+
+# --- Reference data ---------------------------------------------------------------------------
+
+
+def _compute_reference(table: str) -> list[dict]:
+    queryset, serializer = REFERENCE_SOURCES[table]
+    with cachalot_disabled():
+        return [dict(row) for row in serializer(queryset(), many=True).data]
+
+
+def reference_rows(table: str) -> tuple[list[dict], CacheInfo]:
+    """Return the cached serialized list of a reference table (every row, unscoped)."""
+    return get_or_compute(REFERENCE[table], {}, partial(_compute_reference, table))
+
+
+def refresh_reference(table: str) -> list[dict]:
+    """Recompute a reference list and store it (the prewarmer)."""
+    rows, _ = get_or_compute(REFERENCE[table], {}, partial(_compute_reference, table), force_refresh=True)
+    return rows
+
+
+def visible_reference(table: str, client_ids: ClientIds, *, brand_id: int | None = None) -> tuple[list, CacheInfo]:
+    """Return the rows of a reference table the scope may see, filtered on the cached list."""
+    rows, info = reference_rows(table)
+    field = SCOPE_FIELD.get(table)
+    if field is not None and client_ids is not None:
+        rows = [row for row in rows if row[field] in client_ids]
+    if brand_id is not None:
+        rows = [row for row in rows if row["brand_id"] == brand_id]
+    return rows, info
+
+
+# --- Tracker list -----------------------------------------------------------------------------
+
+
+def scoped_trackers(client_ids: ClientIds) -> QuerySet:
+    """Return the trackers a scope may see."""
+    trackers = Tracker.objects.all()
+    if client_ids is not None:
+        trackers = trackers.filter(production_run__brand__client_id__in=sorted(client_ids))
+    return trackers
+
+
+def filtered_trackers(filters: TrackerFilters, client_ids: ClientIds) -> QuerySet:
+    """Return the scoped trackers matching a filter set (unordered)."""
+    trackers = scoped_trackers(client_ids)
+    if filters.brand_ids:
+        trackers = trackers.filter(production_run__brand_id__in=filters.brand_ids)
+    if filters.production_run_ids:
+        trackers = trackers.filter(production_run_id__in=filters.production_run_ids)
+    if filters.status:
+        trackers = trackers.filter(current_status__in=filters.status)
+    if filters.search:
+        trackers = trackers.filter(Q(serial__icontains=filters.search) | Q(name__icontains=filters.search))
+    return trackers
+
+
+def tracker_page(filters: TrackerFilters, client_ids: ClientIds) -> tuple[dict, CacheInfo]:
+    """Return one cached page of the tracker list for a filter set and scope."""
+    params = {"scope": scope_key(client_ids), **filters.cache_params()}
+    return get_or_compute(TRACKER_LIST, params, partial(_compute_tracker_page, filters, client_ids))
+
+
+def _compute_tracker_page(filters: TrackerFilters, client_ids: ClientIds) -> dict:
+    if client_ids is not None and not client_ids:
+        return empty_page(filters)  # no membership: nothing to see, nothing to ask the database
+    trackers = filtered_trackers(filters, client_ids)
+    offset = (filters.page - 1) * filters.size
+    with cachalot_disabled():
+        total = trackers.count()
+        rows = []
+        if offset < total:
+            rows = list(
+                trackers.order_by(*TRACKER_ORDERING).values(
+                    *TRACKER_COLUMNS,
+                    brand_id=F("production_run__brand_id"),
+                    client_id=F("production_run__brand__client_id"),
+                )[offset : offset + filters.size]
+            )
+        fallback = {}
+        if filters.include_latest_location:
+            unsynced = [row["id"] for row in rows if row["latest_history_id"] is None]
+            fallback = latest_locations(unsynced) if unsynced else {}
+    items = [_tracker_item(row, filters.include_latest_location, fallback) for row in rows]
+    return {
+        "items": items,
+        "total": total,
+        "page": filters.page,
+        "size": filters.size,
+        "pages": math.ceil(total / filters.size),
+    }
+
+
+def _tracker_item(row: dict, include_location: bool, fallback: dict) -> dict:
+    item = {
+        "id": row["id"],
+        "serial": row["serial"],
+        "name": row["name"],
+        "client_id": row["client_id"],
+        "brand_id": row["brand_id"],
+        "production_run_id": row["production_run_id"],
+        "current_status": row["current_status"],
+        "last_report_received": _iso(row["last_report_received"]),
+    }
+    if include_location:
+        if row["latest_history_id"] is not None:
+            item["latest_location"] = {
+                "latitude": row["latest_latitude"],
+                "longitude": row["latest_longitude"],
+                "timestamp": _iso(row["latest_timestamp"]),
+                "nearest_city": row["latest_nearest_city"],
+                "confidence": row["latest_confidence"],
+            }
+        else:
+            item["latest_location"] = fallback.get(row["id"])
+    return item
+
+
+def latest_locations(tracker_ids: list[int]) -> dict[int, dict]:
+    """Return each tracker's latest location from its history, in ONE query for all of them."""
+    if connection.vendor == "postgresql":
+        rows = _latest_rows_lateral(tracker_ids)
+    else:
+        rows = _latest_rows_subquery(tracker_ids)
+    return {
+        row["tracker_id"]: {
+            "latitude": row["latitude"],
+            "longitude": row["longitude"],
+            "timestamp": _iso(row["timestamp"]),
+            "nearest_city": row["nearest_city"],
+            "confidence": row["confidence"],
+        }
+        for row in rows
+    }
+
+
+def _latest_rows_lateral(tracker_ids: list[int]) -> list[dict]:
+    # One index probe per tracker on history_tracker_ts_idx (tracker_id, timestamp DESC).
+    # (tracker, timestamp) is unique, so ORDER BY timestamp alone is deterministic.
+    history = connection.ops.quote_name(LocationHistory._meta.db_table)
+    sql = f"""
+        SELECT t.id AS tracker_id, h.latitude, h.longitude, h.timestamp, h.nearest_city, h.confidence
+        FROM unnest(%s::bigint[]) AS t(id)
+        CROSS JOIN LATERAL (
+            SELECT latitude, longitude, timestamp, nearest_city, confidence
+            FROM {history}
+            WHERE tracker_id = t.id
+            ORDER BY timestamp DESC
+            LIMIT 1
+        ) AS h
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(tracker_ids)])
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _latest_rows_subquery(tracker_ids: list[int]) -> list[dict]:
+    # Equivalent single query elsewhere: the id of each tracker's latest row by a correlated
+    # subquery (an index probe each), then those rows.
+    latest_id = LocationHistory.objects.filter(tracker_id=OuterRef("pk")).order_by("-timestamp").values("pk")[:1]
+    latest_ids = Tracker.objects.filter(pk__in=tracker_ids).values(latest=Subquery(latest_id))
+    return list(LocationHistory.objects.filter(pk__in=latest_ids).values("tracker_id", *LOCATION_COLUMNS))
+
+
+# --- Statistics -------------------------------------------------------------------------------
+
+
+def tracker_stats(client_ids: ClientIds, *, now) -> tuple[dict, CacheInfo]:
+    """Return the cached statistics of a scope (``now`` decides which trackers are stale)."""
+    params = {"scope": scope_key(client_ids)}
+    return get_or_compute(TRACKER_STATS, params, partial(_compute_stats, client_ids, now))
+
+
+def _compute_stats(client_ids: ClientIds, now) -> dict:
+    hours = conf.STALE_AFTER_HOURS
+    stats = {
+        "total": 0,
+        "by_status": dict.fromkeys(TrackerStatus.values, 0),
+        "by_brand": [],
+        "by_production_run": [],
+        "no_report_24h": 0,
+        "stale_after_hours": hours,
+        "computed_at": _iso(now),
+    }
+    if client_ids is not None and not client_ids:
+        return stats
+    cutoff = now - timedelta(hours=hours)
+    stale = Q(last_report_received__isnull=True) | Q(last_report_received__lt=cutoff)
+    # One GROUP BY query; its row count is bounded by runs x statuses, never by trackers.
+    with cachalot_disabled():
+        groups = list(
+            scoped_trackers(client_ids)
+            .values(
+                "production_run_id",
+                "current_status",
+                run_name=F("production_run__name"),
+                brand_id=F("production_run__brand_id"),
+                brand_name=F("production_run__brand__name"),
+                client_id=F("production_run__brand__client_id"),
+            )
+            .annotate(n=Count("id"), stale=Count("id", filter=stale))
+            .order_by()
+        )
+    brands: dict[int, dict] = {}
+    runs: dict[int, dict] = {}
+    for group in groups:
+        stats["total"] += group["n"]
+        stats["no_report_24h"] += group["stale"]
+        stats["by_status"][group["current_status"]] = stats["by_status"].get(group["current_status"], 0) + group["n"]
+        brand = brands.setdefault(
+            group["brand_id"],
+            {
+                "brand_id": group["brand_id"],
+                "brand_name": group["brand_name"],
+                "client_id": group["client_id"],
+                "count": 0,
+            },
+        )
+        brand["count"] += group["n"]
+        run = runs.setdefault(
+            group["production_run_id"],
+            {
+                "production_run_id": group["production_run_id"],
+                "production_run_name": group["run_name"],
+                "brand_id": group["brand_id"],
+                "count": 0,
+            },
+        )
+        run["count"] += group["n"]
+    stats["by_brand"] = sorted(brands.values(), key=lambda b: (-b["count"], b["brand_id"]))
+    stats["by_production_run"] = sorted(runs.values(), key=lambda r: (-r["count"], r["production_run_id"]))
+    return stats
+
+
+# --- Scope summary ----------------------------------------------------------------------------
+
+
+def scope_summary(client_ids: ClientIds) -> tuple[dict, CacheInfo]:
+    """Return the cached size of a scope: its clients, brand, run and tracker counts."""
+    return get_or_compute(SCOPE_SUMMARY, {"scope": scope_key(client_ids)}, partial(_compute_summary, client_ids))
+
+
+def _compute_summary(client_ids: ClientIds) -> dict:
+    # Clients, brands and runs come from the cached reference lists; only trackers are counted.
+    clients, _ = reference_rows("clients") if client_ids is None else ([], None)
+    brands, _ = visible_reference("brands", client_ids)
+    runs, _ = visible_reference("production_runs", client_ids)
+    tracker_count = 0
+    if client_ids is None or client_ids:
+        with cachalot_disabled():
+            tracker_count = scoped_trackers(client_ids).count()
+    return {
+        "client_ids": sorted(client_ids) if client_ids is not None else [client["id"] for client in clients],
+        "all_clients": client_ids is None,
+        "brand_count": len(brands),
+        "production_run_count": len(runs),
+        "tracker_count": tracker_count,
+    }

@@ -1,0 +1,245 @@
+"""The comprehensive user data service: one cached aggregation shared by five workflows."""
+
+import logging
+from collections.abc import Iterable
+from datetime import timedelta
+from functools import partial
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from cachecore.api import CacheInfo, bulk_invalidation, get_or_compute, invalidate_now
+from cachecore.cachalot import uncached_reads  # DESIGN.md: computes read with cachalot off
+from contentplanning import gaps, providers, selectors
+from contentplanning.caching import user_scope
+from contentplanning.conf import NAMESPACE
+from contentplanning.models import CalendarEntry, ContentPerformance, ContentStrategy
+from contentplanning.providers import AnalysisUnavailable
+from contentplanning.selectors import as_iso
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+METRICS = ("impressions", "clicks", "conversions")
+OPTION_DEFAULTS = {"period": "month"}
+OPTION_CHOICES = {"period": tuple(selectors.PERIODS)}
+
+
+def comprehensive_user_data(*, user, strategy=None, force_refresh: bool = False, **options) -> tuple[dict, CacheInfo]:
+    """Return the user's comprehensive data and how the cache answered."""
+    if strategy is not None and strategy.user_id != user.pk:
+        raise ValueError(f"strategy {strategy.pk} does not belong to user {user.pk}")
+    opts = normalise_options(options)
+    strategy_id = strategy.pk if strategy is not None else None
+    params = {"user_id": user.pk, "strategy_id": strategy_id, **opts}
+    compute = partial(build_comprehensive_user_data, user=user, strategy_id=strategy_id, **opts)
+    return get_or_compute(NAMESPACE, params, compute, force_refresh=force_refresh)
+
+
+def normalise_options(options: dict) -> dict:
+    """Return the options with defaults filled in; unknown options are a programming error."""
+    unknown = set(options) - set(OPTION_DEFAULTS)
+    if unknown:
+        raise TypeError(f"unknown comprehensive_user_data options: {', '.join(sorted(unknown))}")
+    opts = {**OPTION_DEFAULTS, **options}
+    for name, value in opts.items():
+        if value not in OPTION_CHOICES[name]:
+            raise ValueError(f"{name} must be one of {', '.join(OPTION_CHOICES[name])} (got {value!r})")
+    return opts
+
+
+def build_comprehensive_user_data(*, user, strategy_id: int | None = None, period: str = "month") -> dict:
+    """Compute the comprehensive data of ``user`` from the database and the AI provider (uncached)."""
+    # Values we cache must not come from cachalot's possibly-stale ORM cache (DESIGN.md).
+    with uncached_reads():
+        onboarding = selectors.onboarding_data(user.pk)
+        strategies = selectors.strategies_of_user(user.pk)
+        strategy = _select_strategy(strategies, strategy_id)
+        entries = selectors.calendar_entries(strategy["id"]) if strategy else []
+        by_channel = selectors.performance_by_channel(user_id=user.pk, strategy_id=strategy_id)
+        by_period = selectors.performance_by_period(user_id=user.pk, strategy_id=strategy_id, period=period)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "user": {"id": user.pk, "username": user.get_username()},
+        "onboarding": _onboarding(onboarding),
+        "ai_analysis": analyse(_analysis_context(onboarding, strategy, by_channel)),
+        "gap_analysis": gaps.gap_analysis(strategy=strategy, entries=entries, channel_totals=by_channel),
+        "strategy_data": _strategy_data(strategies, strategy, entries),
+        "performance_data": _performance_data(by_channel, by_period, period, strategy_id),
+        "generated_at": timezone.now().isoformat(),
+    }
+
+
+def analyse(context: dict) -> dict:
+    """Return the provider's analysis marked available, or an unavailable marker on any failure."""
+    provider = providers.get_provider()
+    try:
+        result = provider.analyse(context)
+    except AnalysisUnavailable as exc:
+        logger.warning("AI analysis unavailable (%s provider): %s", provider.name, exc)
+        return {"status": "unavailable", "provider": provider.name, "reason": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - a provider bug must not fail the user's request
+        logger.exception("AI analysis provider %s failed", provider.name)
+        return {"status": "unavailable", "provider": provider.name, "reason": f"provider error: {exc}"}
+    return {"status": "available", "provider": provider.name, **result}
+
+
+def _select_strategy(strategies: list[dict], strategy_id: int | None) -> dict | None:
+    # No strategy asked for: the most recently updated one is the active strategy.
+    if strategy_id is None:
+        return strategies[0] if strategies else None
+    return next((s for s in strategies if s["id"] == strategy_id), None)
+
+
+def _onboarding(profile: dict | None) -> dict:
+    if profile is None:
+        return {"completed": False, "website": "", "industry": "", "audience": "", "goals": [], "updated_at": None}
+    return {"completed": True, **profile, "updated_at": selectors.as_iso(profile["updated_at"])}
+
+
+def _analysis_context(onboarding: dict | None, strategy: dict | None, by_channel: list[dict]) -> dict:
+    onboarding = onboarding or {}
+    return {
+        "industry": onboarding.get("industry", ""),
+        "audience": onboarding.get("audience", ""),
+        "goals": list(onboarding.get("goals") or []),
+        "website": onboarding.get("website", ""),
+        "pillars": list(strategy["pillars"]) if strategy else [],
+        "keywords": list(strategy["target_keywords"]) if strategy else [],
+        "channels": {row["channel"]: _totals(row) for row in by_channel},
+    }
+
+
+def _strategy_data(strategies: list[dict], strategy: dict | None, entries: list[dict]) -> dict:
+    by_channel, by_status = {}, {}
+    for entry in entries:
+        by_channel[entry["channel"]] = by_channel.get(entry["channel"], 0) + 1
+        by_status[entry["status"]] = by_status.get(entry["status"], 0) + 1
+    return {
+        "strategy": _strategy(strategy) if strategy else None,
+        "strategies": [{"id": s["id"], "name": s["name"], "updated_at": as_iso(s["updated_at"])} for s in strategies],
+        "pillars": list(strategy["pillars"]) if strategy else [],
+        "calendar": {
+            "entries": [{**entry, "date": entry["date"].isoformat()} for entry in entries],
+            "count": len(entries),
+            "by_channel": dict(sorted(by_channel.items())),
+            "by_status": dict(sorted(by_status.items())),
+            "first_date": entries[0]["date"].isoformat() if entries else None,
+            "last_date": entries[-1]["date"].isoformat() if entries else None,
+        },
+    }
+
+
+def _strategy(strategy: dict) -> dict:
+    return {**strategy, "updated_at": strategy["updated_at"].isoformat()}
+
+
+def _performance_data(by_channel: list[dict], by_period: list[dict], period: str, strategy_id: int | None) -> dict:
+    totals = _totals({key: sum(row[key] or 0 for row in by_channel) for key in METRICS})
+    return {
+        "period": period,
+        "strategy_id": strategy_id,
+        "totals": totals,
+        "by_channel": [{"channel": row["channel"], "rows": row["rows"], **_totals(row)} for row in by_channel],
+        "by_period": [
+            {"period_start": selectors.as_iso(_as_date(row["period_start"])), "rows": row["rows"], **_totals(row)}
+            for row in by_period
+        ],
+    }
+
+
+def _totals(row: dict) -> dict:
+    impressions, clicks, conversions = (row.get(k) or 0 for k in METRICS)
+    return {
+        "impressions": impressions,
+        "clicks": clicks,
+        "conversions": conversions,
+        "ctr": round(clicks / impressions, 4) if impressions else 0.0,
+        "conversion_rate": round(conversions / clicks, 4) if clicks else 0.0,
+    }
+
+
+def _as_date(value):
+    # TruncMonth over a DateField yields a date; some backends hand back a datetime.
+    return value.date() if hasattr(value, "date") and callable(value.date) else value
+
+
+CLEANUP_BATCH = 1000
+
+
+def user_data_invalidate(*, user_id: int, strategy_id: int | None = None) -> dict:
+    """Invalidate every cached entry of a user now; return what was invalidated.
+
+    The namespace is scoped per user, so a strategy_id narrows only the count reported for it:
+    all of the user's entries are retired (a strategy's data also depends on the user's
+    onboarding and performance, so nothing finer would be safe).
+    """
+    scope = user_scope(user_id)
+    user_rows = selectors.cache_entry_count_of_user(user_id=user_id)
+    strategy_rows = None
+    if strategy_id is not None:
+        strategy_rows = selectors.cache_entry_count_of_user(user_id=user_id, strategy_id=strategy_id)
+    invalidate_now(NAMESPACE, scope=scope, source="api")
+    return {
+        "namespace": NAMESPACE,
+        "scope": scope,
+        "user_id": user_id,
+        "strategy_id": strategy_id,
+        "persistent_entries_removed": user_rows,
+        "strategy_entries_removed": strategy_rows,
+    }
+
+
+def user_data_cleanup(*, now=None) -> int:
+    """Delete the expired L3 rows of the user-data namespace in batches; return how many."""
+    from cachecore.models import CacheEntry
+
+    now = now or timezone.now()
+    removed = 0
+    while ids := selectors.expired_cache_entry_ids(now=now, limit=CLEANUP_BATCH):
+        removed += CacheEntry.objects.filter(id__in=ids, expires_at__lte=now).delete()[0]
+        if len(ids) < CLEANUP_BATCH:
+            break
+    return removed
+
+
+def user_data_prewarm(*, limit: int, progress=None) -> int:
+    """Compute (or confirm cached) the data of the ``limit`` most recently active users; return how many."""
+    users = selectors.recently_active_users(limit)
+    for done, user in enumerate(users, 1):
+        comprehensive_user_data(user=user)
+        if progress is not None:
+            progress(done, len(users))
+    return len(users)
+
+
+# -- bulk writes: one invalidation of the owner's data instead of none (bulk writes send no signals)
+
+
+@transaction.atomic
+def performance_import(*, user, rows: Iterable[dict]) -> int:
+    """Bulk-create performance rows of ``user``; invalidate their cached data once."""
+    objs = [ContentPerformance(user=user, **row) for row in rows]
+    strategy_ids = {obj.strategy_id for obj in objs if obj.strategy_id is not None}
+    if strategy_ids and ContentStrategy.objects.filter(pk__in=strategy_ids, user=user).count() != len(strategy_ids):
+        raise ValueError(f"performance rows name strategies that are not user {user.pk}'s")
+    with bulk_invalidation(NAMESPACE, scope=user_scope(user.pk)):
+        ContentPerformance.objects.bulk_create(objs, batch_size=1000)
+    return len(objs)
+
+
+@transaction.atomic
+def calendar_entries_add(*, strategy, entries: Iterable[dict]) -> int:
+    """Bulk-create calendar entries of ``strategy``; invalidate the owner's cached data once."""
+    objs = [CalendarEntry(strategy=strategy, **entry) for entry in entries]
+    with bulk_invalidation(NAMESPACE, scope=user_scope(strategy.user_id)):
+        CalendarEntry.objects.bulk_create(objs, batch_size=1000)
+    return len(objs)
+
+
+@transaction.atomic
+def calendar_entries_reschedule(*, strategy, days: int) -> int:
+    """Move every calendar entry of ``strategy`` by ``days`` with one UPDATE; return how many."""
+    with bulk_invalidation(NAMESPACE, scope=user_scope(strategy.user_id)):
+        return CalendarEntry.objects.filter(strategy=strategy).update(date=F("date") + timedelta(days=days))

@@ -1,0 +1,153 @@
+"""The AI analysis providers: the local deterministic one and the HTTP one against a real server."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.test import override_settings
+
+from contentplanning import providers
+from contentplanning.providers import (
+    AnalysisUnavailable,
+    HttpAnalysisProvider,
+    LocalAnalysisProvider,
+    derive_analysis,
+    get_provider,
+)
+
+PORT = 6405  # this helper's private range is 6405-6409
+CLOSED_PORT = 6409  # nothing listens here
+CONTEXT = {
+    "industry": "logistics",
+    "audience": "operations managers",
+    "goals": ["lead generation", "customer retention"],
+    "website": "https://x.example.com",
+    "pillars": ["cold chain", "sustainability"],
+    "keywords": ["pallet tracker", "shipment tracking"],
+    "channels": {
+        "blog": {"impressions": 1000, "clicks": 50, "conversions": 5},
+        "linkedin": {"impressions": 1000, "clicks": 150, "conversions": 9},
+    },
+}
+ANSWER = {"audience_insights": ["a"], "recommended_pillars": ["b"], "recommended_topics": ["c"]}
+
+
+class FakeAnalysisService(ThreadingHTTPServer):
+    """A real HTTP analysis service whose behaviour a test sets: ok, error, slow, garbage."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, port: int):
+        self.mode = "ok"
+        self.requests: list[dict] = []
+        self.release = threading.Event()  # ends a "slow" answer early at teardown
+        super().__init__(("127.0.0.1", port), _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        server: FakeAnalysisService = self.server
+        server.requests.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        if server.mode == "slow":
+            server.release.wait(5)
+        status, body = {
+            "ok": (200, json.dumps(ANSWER).encode()),
+            "slow": (200, json.dumps(ANSWER).encode()),
+            "error": (503, b'{"error": "overloaded"}'),
+            "garbage": (200, b"<html>not json</html>"),
+            "incomplete": (200, b'{"audience_insights": []}'),
+        }[server.mode]
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:
+            pass  # the client timed out and hung up
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def analysis_service():
+    """Start a fake analysis service on this helper's port; stop it after the test."""
+    server = FakeAnalysisService(PORT)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.release.set()
+    server.shutdown()
+    server.server_close()
+
+
+class TestLocalProvider:
+    def test_is_deterministic_and_derived_from_the_context(self):
+        first, second = derive_analysis(CONTEXT), derive_analysis(json.loads(json.dumps(CONTEXT)))
+        assert first == second
+        # Existing pillars first, then the pillars the goals call for.
+        assert first["recommended_pillars"] == ["cold chain", "sustainability", "case studies", "how-to guides"]
+        assert first["recommended_topics"][0] == "Cold Chain: pallet tracker"
+        assert first["best_channels"] == ["linkedin", "blog"]  # linkedin has the higher CTR
+        assert "operations managers in logistics" in first["audience_insights"][0]
+
+    def test_an_empty_context_still_gives_an_analysis(self):
+        result = derive_analysis({})
+        assert result["recommended_pillars"] == []
+        assert result["best_channels"] == []
+        assert result["audience_insights"]
+
+    def test_simulated_latency_goes_through_the_injectable_sleep(self, monkeypatch):
+        slept = []
+        monkeypatch.setattr(LocalAnalysisProvider, "sleep", staticmethod(slept.append))
+        LocalAnalysisProvider(latency=3).analyse(CONTEXT)
+        LocalAnalysisProvider(latency=0).analyse(CONTEXT)
+        assert slept == [3]
+
+
+class TestProviderSelection:
+    def test_local_by_default_with_the_configured_latency(self):
+        with override_settings(AI_ANALYSIS_URL="", AI_ANALYSIS_LATENCY=2.5):
+            provider = get_provider()
+            assert isinstance(provider, LocalAnalysisProvider)
+            assert provider.latency == 2.5
+        providers.reset_provider()
+
+    def test_http_when_a_url_is_set(self):
+        with override_settings(AI_ANALYSIS_URL=f"http://127.0.0.1:{PORT}/analyse", AI_ANALYSIS_TIMEOUT=1.5):
+            provider = get_provider()
+            assert isinstance(provider, HttpAnalysisProvider)
+            assert (provider.url, provider.timeout) == (f"http://127.0.0.1:{PORT}/analyse", 1.5)
+        assert isinstance(get_provider(), LocalAnalysisProvider)  # the override ended: settings re-read
+
+    def test_a_url_without_http_scheme_is_refused(self):
+        with pytest.raises(ValueError, match="AI_ANALYSIS_URL"):
+            HttpAnalysisProvider(url="file:///etc/passwd", timeout=1)
+
+
+class TestHttpProvider:
+    def test_posts_the_context_and_returns_the_answer(self, analysis_service):
+        result = HttpAnalysisProvider(url=f"http://127.0.0.1:{PORT}/", timeout=2).analyse(CONTEXT)
+        assert result == ANSWER
+        assert analysis_service.requests == [CONTEXT]
+
+    @pytest.mark.parametrize(
+        ("mode", "reason"),
+        [("error", "HTTP 503"), ("garbage", "invalid JSON"), ("incomplete", "lacks the lists")],
+    )
+    def test_a_bad_answer_is_unavailable(self, analysis_service, mode, reason):
+        analysis_service.mode = mode
+        with pytest.raises(AnalysisUnavailable, match=reason):
+            HttpAnalysisProvider(url=f"http://127.0.0.1:{PORT}/", timeout=2).analyse(CONTEXT)
+
+    def test_a_slow_service_times_out(self, analysis_service):
+        analysis_service.mode = "slow"
+        with pytest.raises(AnalysisUnavailable, match="timed out after 0.2 s"):
+            HttpAnalysisProvider(url=f"http://127.0.0.1:{PORT}/", timeout=0.2).analyse(CONTEXT)
+
+    def test_a_service_that_is_down_is_unavailable(self):
+        with pytest.raises(AnalysisUnavailable, match="unreachable"):
+            HttpAnalysisProvider(url=f"http://127.0.0.1:{CLOSED_PORT}/", timeout=1).analyse(CONTEXT)

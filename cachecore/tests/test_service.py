@@ -1,0 +1,390 @@
+"""get_or_compute(): tier order, write-back, TTLs, the stale-set race, single-flight, switches."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from cachecore import access, keys, service, singleflight, stats, tiers
+from cachecore.models import CacheEntry
+from cachecore.service import get_or_compute
+from cachecore.tests.engine_helpers import Counter, FakeClock, user_scope
+
+
+def tier_of(ns, params, compute):
+    return get_or_compute(ns.name, params, compute)[1].tier
+
+
+class TestReadThrough:
+    def test_miss_then_l1_hit(self, make_ns):
+        ns = make_ns(l1_ttl=60, l2_ttl=300)
+        compute = Counter()
+        value, info = get_or_compute(ns.name, {"user_id": 1}, compute)
+        assert (value, info.tier, info.is_cached) == ({"n": 1}, "miss", False)
+        value, info = get_or_compute(ns.name, {"user_id": "1"}, compute)
+        assert (value, info.tier, info.is_cached) == ({"n": 1}, "l1", True)
+        assert compute.calls == 1
+
+    def test_timestamp_is_when_the_value_was_computed(self, make_ns):
+        ns = make_ns(l1_ttl=60, l2_ttl=300)
+        _, first = get_or_compute(ns.name, {}, Counter())
+        tiers.l1_clear()
+        _, second = get_or_compute(ns.name, {}, Counter())
+        assert second.tier == "l2" and second.timestamp == first.timestamp
+
+    def test_l2_hit_is_written_back_to_l1(self, make_ns):
+        ns = make_ns(l1_ttl=60, l2_ttl=300)
+        compute = Counter()
+        get_or_compute(ns.name, {}, compute)
+        tiers.l1_clear()
+        assert [tier_of(ns, {}, compute) for _ in range(2)] == ["l2", "l1"]
+        assert compute.calls == 1
+
+    @pytest.mark.django_db
+    def test_persistent_order_l1_l2_l3_and_write_back(self, make_ns):
+        ns = make_ns(l1_ttl=60, l2_ttl=300, l3_ttl=3600, persistent=True)
+        compute = Counter()
+        params = {"user_id": 7, "strategy_id": 3}
+        assert tier_of(ns, params, compute) == "miss"
+        row = CacheEntry.objects.get(namespace=ns.name)
+        assert (row.user_id, row.strategy_id, row.payload) == (7, 3, {"v": {"n": 1}})
+        tiers.l1_clear()
+        tiers.l2_cache().clear()
+        # a cleared L2 recreates generations, so keep the row valid the way an unchanged cluster would
+        row.generation = keys.current_generations(ns.name).token
+        row.save()
+        assert [tier_of(ns, params, compute) for _ in range(3)] == ["l3", "l1", "l1"]
+        tiers.l1_clear()
+        assert tier_of(ns, params, compute) == "l2"
+        assert compute.calls == 1
+
+    @pytest.mark.django_db
+    def test_l3_row_of_an_old_generation_is_a_miss(self, make_ns):
+        ns = make_ns(l1_ttl=60, l2_ttl=300, persistent=True, scope=user_scope)
+        compute = Counter()
+        get_or_compute(ns.name, {"user_id": 1}, compute)
+        keys.bump_generation(ns.name, "user:1")
+        value, info = get_or_compute(ns.name, {"user_id": 1}, compute)
+        assert (value, info.tier) == ({"n": 2}, "miss")
+
+    def test_none_is_cached_distinctly_from_a_miss(self, make_ns):
+        ns = make_ns(l1_ttl=60, l2_ttl=300)
+        compute = Counter(make=lambda n: None)
+        assert get_or_compute(ns.name, {}, compute)[0] is None
+        value, info = get_or_compute(ns.name, {}, compute)
+        assert value is None and info.tier == "l1"
+        tiers.l1_clear()
+        assert tier_of(ns, {}, compute) == "l2"
+        assert compute.calls == 1
+
+    def test_force_refresh_recomputes_and_replaces(self, make_ns):
+        ns = make_ns(l1_ttl=60, l2_ttl=300)
+        compute = Counter()
+        get_or_compute(ns.name, {}, compute)
+        value, info = get_or_compute(ns.name, {}, compute, force_refresh=True)
+        assert (value, info.tier, info.force_refresh) == ({"n": 2}, "miss", True)
+        assert get_or_compute(ns.name, {}, compute)[0] == {"n": 2}
+
+    def test_unknown_parameter_raises_naming_it(self, make_ns):
+        ns = make_ns()
+        with pytest.raises(TypeError, match="colour"):
+            get_or_compute(ns.name, {"colour": 1}, Counter())
+
+    def test_unknown_namespace_raises(self):
+        with pytest.raises(LookupError, match="no.such"):
+            get_or_compute("no.such", {}, Counter())
+
+    def test_non_json_value_is_a_programming_error(self, make_ns):
+        ns = make_ns()
+        with pytest.raises(TypeError, match=ns.name):
+            get_or_compute(ns.name, {}, lambda: {"when": timezone.now()})
+
+    def test_compute_error_propagates_and_caches_nothing(self, make_ns):
+        ns = make_ns(l1_ttl=60, l2_ttl=60)
+
+        def boom():
+            raise RuntimeError("db down")
+
+        with pytest.raises(RuntimeError):
+            get_or_compute(ns.name, {}, boom)
+        assert tier_of(ns, {}, Counter()) == "miss"
+
+    @override_settings(CACHE_ENABLED=False)
+    def test_disabled_computes_every_time(self, make_ns):
+        ns = make_ns(l1_ttl=60, l2_ttl=60)
+        compute = Counter()
+        infos = [get_or_compute(ns.name, {}, compute)[1] for _ in range(3)]
+        assert compute.calls == 3
+        assert {(i.tier, i.is_cached) for i in infos} == {("disabled", False)}
+        assert len(tiers.l1) == 0
+
+
+class TestTTL:
+    def test_l1_ttl_expiry_falls_back_to_l2(self, make_ns):
+        ns = make_ns(l1_ttl=5, l2_ttl=300)
+        tiers.l1.clock = clock = FakeClock()
+        compute = Counter()
+        get_or_compute(ns.name, {}, compute)
+        clock.advance(4)
+        assert tier_of(ns, {}, compute) == "l1"
+        clock.advance(2)
+        assert tier_of(ns, {}, compute) == "l2"
+
+    def test_l1_never_outlives_the_l2_entry(self, make_ns):
+        ns = make_ns(l1_ttl=300, l2_ttl=10)
+        service.cache.wall_clock = wall = FakeClock(10_000.0)
+        tiers.l1.clock = mono = FakeClock()
+        get_or_compute(ns.name, {}, Counter())
+        tiers.l1_clear()
+        wall.advance(8)  # the L2 value has 2 s left
+        assert tier_of(ns, {}, Counter()) == "l2"
+        mono.advance(3)
+        assert tiers.l1.get(keys.l1_key(ns.name, keys.param_hash(keys.canonical_params(ns, {})))) is None
+
+    def test_ttl_for_caps_a_value(self, make_ns):
+        ns = make_ns(l1_ttl=600, l2_ttl=600, ttl_for=lambda v: 60 if v.get("degraded") else None)
+        tiers.l1.clock = clock = FakeClock()
+        get_or_compute(ns.name, {"user_id": 1}, lambda: {"degraded": True})
+        get_or_compute(ns.name, {"user_id": 2}, lambda: {"degraded": False})
+        clock.advance(61)
+        assert tier_of(ns, {"user_id": 1}, Counter()) != "l1"
+        assert tier_of(ns, {"user_id": 2}, Counter()) == "l1"
+
+    def test_zero_l1_ttl_skips_l1(self, make_ns):
+        ns = make_ns(l1_ttl=0, l2_ttl=60)
+        compute = Counter()
+        get_or_compute(ns.name, {}, compute)
+        assert tier_of(ns, {}, compute) == "l2"
+        assert len(tiers.l1) == 0
+
+    @pytest.mark.django_db
+    def test_expired_l3_row_is_a_miss(self, make_ns):
+        ns = make_ns(l1_ttl=0, l2_ttl=0, l3_ttl=60, persistent=True)
+        compute = Counter()
+        get_or_compute(ns.name, {}, compute)
+        CacheEntry.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+        assert tier_of(ns, {}, compute) == "miss"
+
+
+class TestStaleSetRace:
+    """A compute() reads old data; an invalidation lands while it runs; the old value is never served."""
+
+    @pytest.mark.django_db
+    @pytest.mark.parametrize("scope", [None, "user:1"])
+    def test_value_computed_before_an_invalidation_is_not_served_after_it(self, make_ns, scope):
+        ns = make_ns(l1_ttl=60, l2_ttl=300, l3_ttl=3600, persistent=True, scope=user_scope)
+        source = {"version": "old"}
+
+        def compute():
+            snapshot = dict(source)  # the read of the database
+            source["version"] = "new"  # a write commits meanwhile ...
+            keys.bump_generation(ns.name, scope)  # ... and its invalidation is delivered
+            return snapshot
+
+        assert get_or_compute(ns.name, {"user_id": 1}, compute)[0] == {"version": "old"}
+        value, info = get_or_compute(ns.name, {"user_id": 1}, lambda: dict(source))
+        assert (value, info.tier) == ({"version": "new"}, "miss")
+
+    def test_l1_event_during_compute_fences_the_late_write(self, make_ns):
+        ns = make_ns(l1_ttl=60, l2_ttl=0, scope=user_scope)
+
+        def compute():
+            tiers.l1_evict(ns.name, "user:1")  # a coherence event from another process
+            return "old"
+
+        get_or_compute(ns.name, {"user_id": 1}, compute)
+        assert len(tiers.l1) == 0
+
+
+class TestSingleFlight:
+    def run_threads(self, ns, compute, n=50, params=None):
+        barrier = threading.Barrier(n)
+        results = []
+
+        def worker():
+            barrier.wait()
+            results.append(get_or_compute(ns.name, params or {"user_id": 1}, compute))
+
+        threads = [threading.Thread(target=worker) for _ in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        return results
+
+    def slow_compute(self, release: threading.Event):
+        def compute():
+            release.wait(5)
+            return {"answer": 42}
+
+        return Counter(make=lambda n: compute())
+
+    def test_fifty_threads_compute_once(self, make_ns):
+        ns = make_ns(l1_ttl=60, l2_ttl=60)
+        release = threading.Event()
+        compute = self.slow_compute(release)
+        timer = threading.Timer(0.3, release.set)
+        timer.start()
+        results = self.run_threads(ns, compute)
+        timer.cancel()
+        assert compute.calls == 1
+        assert len(results) == 50 and {r[0]["answer"] for r in results} == {42}
+        assert singleflight.in_flight() == 0
+
+    @pytest.mark.redis
+    def test_fifty_threads_compute_once_with_redis(self, make_ns):
+        self.test_fifty_threads_compute_once(make_ns)
+
+    def test_followers_get_the_leaders_error(self, make_ns):
+        ns = make_ns(l1_ttl=60, l2_ttl=60)
+        release = threading.Event()
+
+        def fail():
+            release.wait(5)
+            raise RuntimeError("boom")
+
+        compute = Counter(make=lambda n: fail())
+        threading.Timer(0.3, release.set).start()
+        errors = []
+
+        def worker():
+            try:
+                get_or_compute(ns.name, {}, compute)
+            except RuntimeError as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker) for _ in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert compute.calls == 1 and len(errors) == 10
+
+    def test_waits_for_a_lock_held_by_another_process(self, make_ns):
+        ns = make_ns(l1_ttl=60, l2_ttl=60)
+        params = {"user_id": 5}
+        key_hash = keys.param_hash(keys.canonical_params(ns, params))
+        other = singleflight.ClusterLock(keys.lock_key(ns.name, key_hash))
+        assert other.acquire() is True
+        gens = keys.current_generations(ns.name)
+
+        def other_process_finishes(seconds):
+            # The "other process" stores its value and releases the lock while we poll.
+            tiers.l2_set(keys.value_key(ns.name, gens, key_hash), (0.0, None, "theirs"), 60)
+            other.release()
+
+        service.cache.sleep = other_process_finishes
+        compute = Counter()
+        value, info = get_or_compute(ns.name, params, compute)
+        assert (value, info.tier, compute.calls) == ("theirs", "l2", 0)
+
+    @pytest.mark.redis
+    def test_waits_for_a_lock_held_by_another_process_with_redis(self, make_ns):
+        self.test_waits_for_a_lock_held_by_another_process(make_ns)
+
+    @override_settings(CACHECORE_LOCK_WAIT=0.05)
+    def test_a_dead_holder_does_not_block_forever(self, make_ns):
+        ns = make_ns(l1_ttl=60, l2_ttl=60)
+        key_hash = keys.param_hash(keys.canonical_params(ns, {}))
+        assert singleflight.ClusterLock(keys.lock_key(ns.name, key_hash), timeout=60).acquire()
+        compute = Counter()
+        assert get_or_compute(ns.name, {}, compute)[0] == {"n": 1}
+
+    def test_lock_is_released_only_by_its_holder(self):
+        mine = singleflight.ClusterLock("t:lock", timeout=60)
+        theirs = singleflight.ClusterLock("t:lock", timeout=60)
+        assert mine.acquire() is True and theirs.acquire() is False
+        theirs.held = True  # even if confused, a non-holder cannot delete the lock
+        theirs.release()
+        assert singleflight.ClusterLock("t:lock").acquire() is False
+        mine.release()
+        assert singleflight.ClusterLock("t:lock").acquire() is True
+
+    @pytest.mark.redis
+    def test_lock_is_released_only_by_its_holder_with_redis(self):
+        self.test_lock_is_released_only_by_its_holder()
+
+    def test_stale_while_revalidate_waiters_get_the_stale_value(self, make_ns):
+        ns = make_ns(l1_ttl=60, l2_ttl=60, stale_while_revalidate=True, scope=user_scope)
+        get_or_compute(ns.name, {"user_id": 1}, lambda: "v1")
+        keys.bump_generation(ns.name, "user:1")
+        key_hash = keys.param_hash(keys.canonical_params(ns, {"user_id": 1}))
+        # Another process is refreshing: this caller gets the stale value at once.
+        assert singleflight.ClusterLock(keys.lock_key(ns.name, key_hash)).acquire()
+        value, info = get_or_compute(ns.name, {"user_id": 1}, Counter())
+        assert (value, info.tier, info.stale) == ("v1", "l2", True)
+
+    def test_stale_while_revalidate_in_process_followers(self, make_ns):
+        ns = make_ns(l1_ttl=60, l2_ttl=60, stale_while_revalidate=True)
+        get_or_compute(ns.name, {}, lambda: "v1")
+        keys.bump_generation(ns.name)
+        release = threading.Event()
+        compute = Counter(make=lambda n: release.wait(5) and "v2")
+        leader = threading.Thread(target=get_or_compute, args=(ns.name, {}, compute))
+        leader.start()
+        while singleflight.in_flight() == 0:
+            threading.Event().wait(0.005)
+        value, info = get_or_compute(ns.name, {}, compute)
+        release.set()
+        leader.join(10)
+        assert (value, info.stale, compute.calls) == ("v1", True, 1)
+        assert get_or_compute(ns.name, {}, compute)[0] == "v2"
+
+
+@pytest.mark.django_db
+class TestStats:
+    def test_counts_per_namespace_and_tier(self, make_ns):
+        ns = make_ns(l1_ttl=60, l2_ttl=60)
+        compute = Counter()
+        get_or_compute(ns.name, {}, compute)
+        get_or_compute(ns.name, {}, compute)
+        tiers.l1_clear()
+        get_or_compute(ns.name, {}, compute)
+        entry = stats.stats()["namespaces"][ns.name]
+        assert entry["tiers"]["l1"] == {"hits": 1, "misses": 2, "hit_rate": 33.33}
+        assert entry["tiers"]["l2"]["hits"] == 1 and entry["tiers"]["l2"]["misses"] == 1
+        assert (entry["hits"], entry["misses"], entry["computes"], entry["hit_rate"]) == (2, 1, 1, 66.67)
+        assert entry["l1_entries"] == 1
+
+    def test_observer_sees_requests_and_failing_observer_is_harmless(self, make_ns):
+        seen = []
+
+        class Observer:
+            def on_request(self, namespace, tier, result):
+                seen.append((tier, result))
+
+        class Broken:
+            def on_request(self, *args):
+                raise ValueError("observer bug")
+
+        ns = make_ns(l1_ttl=60, l2_ttl=60)
+        observer, broken = Observer(), Broken()
+        stats.add_observer(broken)
+        stats.add_observer(observer)
+        try:
+            get_or_compute(ns.name, {}, Counter())
+            get_or_compute(ns.name, {}, Counter())
+        finally:
+            stats.remove_observer(observer)
+            stats.remove_observer(broken)
+        assert seen == [("l1", "miss"), ("l2", "miss"), ("miss", "miss"), ("l1", "hit")]
+
+    def test_counters_are_exact_across_threads(self, make_ns):
+        def work():
+            for _ in range(1000):
+                stats.record_compute("threads")
+
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert stats.stats()["namespaces"]["threads"]["computes"] == 8000
+
+    def test_l3_hit_queues_an_access_count(self, make_ns):
+        ns = make_ns(l1_ttl=0, l2_ttl=0, persistent=True)
+        get_or_compute(ns.name, {}, Counter())
+        get_or_compute(ns.name, {}, Counter())
+        assert access.pending() == 1

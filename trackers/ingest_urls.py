@@ -1,3 +1,9 @@
 """Location ingest endpoint."""
 
-urlpatterns = []
+from django.urls import path
+
+from trackers.ingest_views import LocationReportIngestApi
+
+urlpatterns = [
+    path("location-reports/", LocationReportIngestApi.as_view(), name="location-reports"),
+]

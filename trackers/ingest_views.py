@@ -1,0 +1,55 @@
+"""POST /api/location-reports/: a thin view over trackers.ingest."""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from trackers import ingest_serializers as io
+from trackers.ingest import BatchTooLarge, IngestRejected, ingest_location_reports
+from trackers.scope import user_client_ids
+
+
+class LocationReportIngestApi(APIView):
+    """Append a batch of location reports, all or nothing."""
+
+    # Token first: an unauthenticated device gets 401 with "WWW-Authenticate: Token", not a bare 403.
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        tags=["trackers"],
+        description=(
+            "Append location reports for trackers of the caller's clients (staff: any). Authenticate with a "
+            "staff session or `Authorization: Token <key>`. The batch is validated row by row and written all "
+            "or nothing; a 400 lists every invalid report by its index. At most TRACKERS_INGEST_MAX_BATCH "
+            "reports per request (413 above). A serial outside the caller's clients is reported exactly like "
+            "an unknown serial."
+        ),
+        request=io.LocationReportBatchSchema,
+        responses={
+            201: io.IngestResultSerializer,
+            400: OpenApiResponse(io.IngestRejectedSerializer, description="Invalid reports; nothing was written."),
+            401: OpenApiResponse(description="Not authenticated (WWW-Authenticate: Token)."),
+            413: OpenApiResponse(description="Too many reports in one request."),
+        },
+    )
+    def post(self, request):
+        envelope = io.LocationReportBatchSerializer(data=_envelope(request.data))
+        envelope.is_valid(raise_exception=True)
+        reports = envelope.validated_data["reports"]
+        try:
+            result = ingest_location_reports(reports=reports, client_ids=user_client_ids(request.user))
+        except BatchTooLarge as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        except IngestRejected as exc:
+            body = {"detail": str(exc), "errors": [error.as_dict() for error in exc.errors]}
+            return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        return Response(io.IngestResultSerializer(result).data, status=status.HTTP_201_CREATED)
+
+
+def _envelope(data):
+    # A bare JSON list is accepted as the reports themselves.
+    return {"reports": data} if isinstance(data, list) else data

@@ -1,0 +1,448 @@
+"""The incremental tracker state sync: LocationHistory -> Tracker.latest_* and current_status.
+
+How it works (docs/trackers-ingest-sync.md has the long version):
+
+- A ``SyncWatermark`` row holds the highest history id below which every row has been applied.
+  A run reads rows with ``id > watermark`` in keyset batches (``ORDER BY id LIMIT n``), so memory
+  is bounded by one batch however many rows are new.
+- Each batch is one transaction: the newest row per tracker is applied with one guarded
+  ``UPDATE ... FROM (VALUES ...)`` per 1,000 trackers that only touches a tracker whose stored
+  ``latest_timestamp`` is older (a late, older report never overwrites a newer one), and the
+  watermark moves in the same transaction. A crash loses at most the open batch, which the next
+  run reads again; applying a row twice is a no-op.
+- PostgreSQL hands out ids at insert time and transactions commit in any order, so a row with a
+  lower id can become visible after a higher one. The watermark therefore never passes a gap in
+  the ids it has read unless the gap is settled: no other transaction holds a write lock on the
+  history table and a recount of the range finds exactly the rows read. Rows above an unsettled
+  gap are still applied; they are read again later, harmlessly.
+- Status is derived from the age of the last report (``TRACKERS_LOST_AFTER_HOURS``): a report
+  newer than the limit revives ``lost``/``inactive`` to ``in_transit``; once the last report is
+  older, ``in_transit`` becomes ``lost`` and ``in_storage`` becomes ``inactive``; ``delivered``
+  and other explicit statuses are kept.
+- A run with nothing to do is one query (watermark + "any new rows" + "any tracker gone stale").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Case, Exists, OuterRef, Value, When
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from cachecore.api import invalidate
+from monitoring.metrics import SYNC_DURATION_SECONDS, SYNC_ROWS_TOTAL
+from trackers.conf import conf
+from trackers.models import LocationHistory, SyncWatermark, Tracker, TrackerStatus
+from trackers.namespaces import TRACKER_LIST, TRACKER_STATS
+
+WATERMARK_NAME = "tracker_state"
+ALREADY_RUNNING = "Another sync_tracker_state is already running against this database; not starting a second one."
+# Trackers per UPDATE statement: 7 bound parameters each keeps every backend's limit far away.
+UPDATE_CHUNK = 1000
+# Statuses that go stale, and what they become.
+STALE_TO = {TrackerStatus.IN_TRANSIT: TrackerStatus.LOST, TrackerStatus.IN_STORAGE: TrackerStatus.INACTIVE}
+REVIVABLE = (TrackerStatus.LOST, TrackerStatus.INACTIVE)
+# Lock modes a writer of the history table holds until it commits (INSERT/UPDATE/DELETE/COPY and up).
+WRITER_LOCK_MODES = ("RowExclusiveLock", "ShareRowExclusiveLock", "ExclusiveLock", "AccessExclusiveLock")
+
+Clock = Callable[[], datetime]
+
+
+class SyncAlreadyRunning(Exception):
+    """Another sync holds the lock for this database."""
+
+
+@dataclass
+class SyncResult:
+    """What one sync run did."""
+
+    rows: int = 0
+    trackers: int = 0
+    batches: int = 0
+    stale_marked: int = 0
+    watermark_from: int = 0
+    watermark_to: int = 0
+    seconds: float = 0.0
+    held_at_gap: bool = False
+    complete: bool = True
+
+    @property
+    def changed(self) -> bool:
+        """Return whether any tracker's state changed."""
+        return bool(self.trackers or self.stale_marked)
+
+    def summary(self) -> str:
+        """Return a one-line human summary."""
+        if not self.rows and not self.stale_marked:
+            return f"no changes (watermark {self.watermark_to}, {self.seconds:.3f} s)"
+        text = (
+            f"{self.rows} history rows in {self.batches} batches, {self.trackers} trackers updated, "
+            f"{self.stale_marked} marked stale; watermark {self.watermark_from} -> {self.watermark_to} "
+            f"in {self.seconds:.2f} s"
+        )
+        if self.held_at_gap:
+            text += " (held below an id gap of a transaction still writing; those rows are read again next run)"
+        if not self.complete:
+            text += " (stopped early; more rows are pending)"
+        return text
+
+
+# --- state rule shared with the ingest ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A history row as the state rule needs it."""
+
+    history_id: int
+    tracker_id: int
+    timestamp: datetime
+    latitude: float
+    longitude: float
+    nearest_city: str
+    confidence: float | None
+
+
+def newest_per_tracker(reports: Iterable[Report]) -> list[Report]:
+    """Return the newest report of each tracker (by timestamp, then id)."""
+    newest: dict[int, Report] = {}
+    for report in reports:
+        kept = newest.get(report.tracker_id)
+        if kept is None or (report.timestamp, report.history_id) > (kept.timestamp, kept.history_id):
+            newest[report.tracker_id] = report
+    return list(newest.values())
+
+
+def apply_reports(reports: Iterable[Report], *, now: datetime) -> int:
+    """Apply the newest report per tracker to its state, never regressing it; return trackers changed."""
+    newest = newest_per_tracker(reports)
+    changed = 0
+    for start in range(0, len(newest), UPDATE_CHUNK):
+        changed += _update_state(newest[start : start + UPDATE_CHUNK], now=now)
+    return changed
+
+
+def _update_state(reports: list[Report], *, now: datetime) -> int:
+    # One statement per chunk; the WHERE guard makes it safe against concurrent writers (row locks).
+    vendor = connection.vendor
+    ops = connection.ops
+    casts = _CASTS[vendor]
+    rows_sql, params = [], []
+    for r in reports:
+        rows_sql.append("(" + ", ".join(casts) + ")")
+        params += [
+            r.tracker_id,
+            r.history_id,
+            ops.adapt_datetimefield_value(r.timestamp),
+            r.latitude,
+            r.longitude,
+            r.nearest_city or "",
+            r.confidence,
+        ]
+    fresh_after = ops.adapt_datetimefield_value(now - timedelta(hours=conf.LOST_AFTER_HOURS))
+    revivable = ", ".join(f"'{s.value}'" for s in REVIVABLE)
+    sql = f"""
+        WITH v (tid, hid, ts, lat, lon, city, conf) AS (VALUES {", ".join(rows_sql)})
+        UPDATE trackers_tracker SET
+            latest_latitude = v.lat,
+            latest_longitude = v.lon,
+            latest_timestamp = v.ts,
+            latest_nearest_city = v.city,
+            latest_confidence = v.conf,
+            latest_history_id = v.hid,
+            last_report_received = CASE
+                WHEN trackers_tracker.last_report_received IS NULL OR trackers_tracker.last_report_received < v.ts
+                THEN v.ts ELSE trackers_tracker.last_report_received END,
+            current_status = CASE
+                WHEN v.ts >= %s AND trackers_tracker.current_status IN ({revivable})
+                THEN '{TrackerStatus.IN_TRANSIT.value}' ELSE trackers_tracker.current_status END
+        FROM v
+        WHERE trackers_tracker.id = v.tid
+          AND (trackers_tracker.latest_timestamp IS NULL OR trackers_tracker.latest_timestamp < v.ts)
+        RETURNING trackers_tracker.id
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, fresh_after])
+        return len(cursor.fetchall())
+
+
+# PostgreSQL infers VALUES column types from the first row, so every value is cast explicitly
+# (an all-NULL confidence column would otherwise be text). SQLite stores datetimes as text.
+_CASTS = {
+    "postgresql": (
+        "CAST(%s AS bigint)",
+        "CAST(%s AS bigint)",
+        "CAST(%s AS timestamptz)",
+        "CAST(%s AS double precision)",
+        "CAST(%s AS double precision)",
+        "CAST(%s AS varchar)",
+        "CAST(%s AS double precision)",
+    ),
+    "sqlite": ("%s", "%s", "%s", "CAST(%s AS REAL)", "CAST(%s AS REAL)", "%s", "CAST(%s AS REAL)"),
+}
+
+
+def mark_stale(*, now: datetime) -> int:
+    """Turn trackers whose last report is too old into lost/inactive; return how many changed."""
+    cutoff = now - timedelta(hours=conf.LOST_AFTER_HOURS)
+    whens = [When(current_status=old, then=Value(new.value)) for old, new in STALE_TO.items()]
+    return _stale_trackers(cutoff).update(current_status=Case(*whens, default="current_status"))
+
+
+def _stale_trackers(cutoff: datetime):
+    return Tracker.objects.filter(current_status__in=list(STALE_TO), last_report_received__lt=cutoff)
+
+
+# --- the run --------------------------------------------------------------------------------------
+
+
+def sync_tracker_state(
+    *,
+    batch_size: int | None = None,
+    clock: Clock = timezone.now,
+    should_stop: Callable[[], bool] = lambda: False,
+    max_batches: int | None = None,
+    progress: Callable[[SyncResult], None] | None = None,
+    name: str = WATERMARK_NAME,
+) -> SyncResult:
+    """Bring every tracker's current state up to date with the history added since the last run."""
+    with sync_lock():
+        return _run(
+            batch_size=batch_size or conf.SYNC_BATCH_SIZE,
+            clock=clock,
+            should_stop=should_stop,
+            max_batches=max_batches,
+            progress=progress,
+            name=name,
+        )
+
+
+def _run(*, batch_size, clock, should_stop, max_batches, progress, name) -> SyncResult:
+    started = time.perf_counter()
+    now = clock()
+    head = _read_head(name, now)
+    result = SyncResult(watermark_from=head.watermark, watermark_to=head.watermark)
+    if head.has_new:
+        _apply_batches(head, result, batch_size, now, should_stop, max_batches, progress, name)
+    if head.has_stale:
+        result.stale_marked = mark_stale(now=now)
+    result.seconds = time.perf_counter() - started
+    SYNC_DURATION_SECONDS.observe(result.seconds)
+    if result.rows or result.stale_marked:
+        SYNC_ROWS_TOTAL.inc(result.rows)
+        SyncWatermark.objects.filter(name=name).update(
+            last_run_rows=result.rows, last_run_trackers=result.trackers, last_run_seconds=result.seconds
+        )
+    if result.changed:
+        invalidate(TRACKER_LIST, source="sync")
+        invalidate(TRACKER_STATS, source="sync")
+    return result
+
+
+@dataclass
+class _Head:
+    watermark: int
+    has_new: bool
+    has_stale: bool
+
+
+def _read_head(name: str, now: datetime) -> _Head:
+    # The whole "is there anything to do" check is one query on the common path.
+    cutoff = now - timedelta(hours=conf.LOST_AFTER_HOURS)
+    row = (
+        SyncWatermark.objects.filter(name=name)
+        .annotate(
+            has_new=Exists(LocationHistory.objects.filter(pk__gt=OuterRef("last_history_id"))),
+            has_stale=Exists(_stale_trackers(cutoff)),
+        )
+        .values_list("last_history_id", "has_new", "has_stale")
+        .first()
+    )
+    if row is None:  # first run ever
+        SyncWatermark.objects.get_or_create(name=name)
+        return _Head(watermark=0, has_new=True, has_stale=True)
+    return _Head(*row)
+
+
+@dataclass
+class _Cursor:
+    """Read position and safe watermark of one run (constant size: two ids and a count)."""
+
+    watermark: int  # every id <= watermark is applied or permanently absent
+    position: int  # the highest id read so far
+    seen_above: int = 0  # rows read with watermark < id <= position
+    held: bool = field(default=False)
+
+    def advance(self, ids: list[int]) -> None:
+        """Move past the ids of one batch, keeping the watermark below any gap."""
+        if self.watermark == self.position:
+            frontier = self.watermark
+            for i in ids:
+                if i != frontier + 1:
+                    break
+                frontier = i
+            self.watermark = frontier
+            self.seen_above = sum(1 for i in ids if i > frontier)
+        else:
+            self.seen_above += len(ids)
+        self.position = ids[-1]
+
+    def settle(self) -> None:
+        """Advance the watermark to the position when the gaps below it can no longer fill."""
+        if self.watermark == self.position:
+            self.held = False
+            return
+        if _gaps_are_final(self.watermark, self.position, self.seen_above):
+            self.watermark, self.seen_above, self.held = self.position, 0, False
+        else:
+            self.held = True
+
+
+def _gaps_are_final(low: int, high: int, seen: int) -> bool:
+    if connection.vendor != "postgresql":
+        # SQLite has one writer at a time and assigns ids inside it: a visible gap never fills.
+        return True
+    if _history_writer_active():
+        return False
+    # A writer may have committed between our read and the lock check: recount the range.
+    return LocationHistory.objects.filter(pk__gt=low, pk__lte=high).count() == seen
+
+
+def _history_writer_active() -> bool:
+    # Any INSERT takes RowExclusiveLock on the table before it draws an id and keeps it until
+    # commit, so "nobody else holds a write lock" means every id already drawn is settled.
+    modes = ", ".join(f"'{m}'" for m in WRITER_LOCK_MODES)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT EXISTS (
+                    SELECT 1 FROM pg_locks
+                    WHERE locktype = 'relation' AND relation = %s::regclass
+                      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                      AND pid <> pg_backend_pid() AND mode IN ({modes}))""",
+            [LocationHistory._meta.db_table],
+        )
+        return cursor.fetchone()[0]
+
+
+def _apply_batches(head, result, batch_size, now, should_stop, max_batches, progress, name) -> None:
+    cursor = _Cursor(watermark=head.watermark, position=head.watermark)
+    while True:
+        if should_stop() or (max_batches is not None and result.batches >= max_batches):
+            result.complete = False
+            break
+        with transaction.atomic():
+            batch = _read_batch(cursor.position, batch_size)
+            if not batch:
+                break
+            result.trackers += apply_reports(batch, now=now)
+            cursor.advance([r.history_id for r in batch])
+            cursor.settle()
+            _advance_watermark(name, cursor.watermark)
+        result.rows += len(batch)
+        result.batches += 1
+        result.watermark_to = max(result.watermark_to, cursor.watermark)
+        result.held_at_gap = cursor.held
+        if progress:
+            progress(result)
+        if len(batch) < batch_size:
+            break
+
+
+def _read_batch(after_id: int, size: int) -> list[Report]:
+    rows = (
+        LocationHistory.objects.filter(pk__gt=after_id)
+        .order_by("pk")
+        .values_list("pk", "tracker_id", "timestamp", "latitude", "longitude", "nearest_city", "confidence")[:size]
+    )
+    return [Report(*row) for row in rows]
+
+
+def _advance_watermark(name: str, watermark: int) -> None:
+    # GREATEST keeps the stored value monotonic even if two syncs ever overlapped (SQLite, no
+    # cross-process lock): every value either writes is safe, so the larger one is too.
+    SyncWatermark.objects.filter(name=name).update(last_history_id=Greatest("last_history_id", Value(watermark)))
+
+
+# --- one sync per database ------------------------------------------------------------------------
+
+# Re-entrant so --watch can hold it for the whole session around runs that take it again.
+_LOCAL_LOCK = threading.RLock()
+ADVISORY_LOCK_KEY = int.from_bytes(hashlib.sha256(b"cachewarden.sync_tracker_state").digest()[:8], "big", signed=True)
+
+
+@contextmanager
+def sync_lock() -> Iterator[None]:
+    """Hold the "one sync per database" lock, or raise SyncAlreadyRunning at once."""
+    if connection.vendor == "postgresql":
+        with _advisory_lock():
+            yield
+        return
+    # SQLite: one process serves the embedded default, so a process-local lock is enough.
+    if not _LOCAL_LOCK.acquire(blocking=False):
+        raise SyncAlreadyRunning(ALREADY_RUNNING)
+    try:
+        yield
+    finally:
+        _LOCAL_LOCK.release()
+
+
+@contextmanager
+def _advisory_lock() -> Iterator[None]:
+    # Session-level: it spans the run's many transactions and dies with the connection if the
+    # process does. It is released explicitly, because a pooled connection outlives the run.
+    # Re-entrant within one session (PostgreSQL counts), like the SQLite RLock.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
+        if not cursor.fetchone()[0]:
+            raise SyncAlreadyRunning(ALREADY_RUNNING)
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])
+
+
+# --- --watch --------------------------------------------------------------------------------------
+
+
+@dataclass
+class AdaptiveInterval:
+    """The --watch pause: back off (x2) while idle up to ``maximum``; back to ``minimum`` on change."""
+
+    minimum: float
+    maximum: float
+    current: float = 0.0
+
+    def __post_init__(self):
+        self.current = self.minimum
+
+    def next(self, *, changed: bool) -> float:
+        """Return the pause before the next run, given whether the last run changed anything."""
+        self.current = self.minimum if changed else min(self.maximum, self.current * 2)
+        return self.current
+
+
+def watch(
+    *,
+    interval: AdaptiveInterval,
+    stop: threading.Event,
+    run: Callable[[], SyncResult],
+    on_result: Callable[[SyncResult, float], None] = lambda result, pause: None,
+) -> int:
+    """Run ``run`` until ``stop`` is set, pausing adaptively between runs; return the number of runs."""
+    runs = 0
+    while not stop.is_set():
+        result = run()
+        runs += 1
+        pause = interval.next(changed=result.rows > 0 or result.changed)
+        on_result(result, pause)
+        stop.wait(pause)
+    return runs

@@ -51,9 +51,3 @@ def staff(db):
 def api():
     """Return a DRF test client; ``api.force_authenticate(user)`` picks the caller."""
     return APIClient()
-
-
-@pytest.fixture
-def on_commit(django_capture_on_commit_callbacks):
-    """Run on_commit callbacks (the invalidations) when the block exits, as a real commit would."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)

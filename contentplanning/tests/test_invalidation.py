@@ -1,0 +1,165 @@
+"""Each kind of change to a user's content data invalidates exactly that user's cached data."""
+
+from datetime import date
+
+import pytest
+from django.db import transaction
+
+from cachecore.models import CacheEntry
+from contentplanning import services
+from contentplanning.conf import NAMESPACE
+from contentplanning.models import CalendarEntry, ContentPerformance, ContentStrategy, OnboardingProfile
+from contentplanning.services import comprehensive_user_data
+
+# Real commits: the invalidations run from transaction.on_commit, as in production.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def update_onboarding(user):
+    profile = OnboardingProfile.objects.get(user=user)
+    profile.industry = "pharma"
+    profile.save()
+    return lambda data: data["onboarding"]["industry"] == "pharma"
+
+
+def create_onboarding(user):
+    OnboardingProfile.objects.filter(user=user).delete()
+    OnboardingProfile.objects.create(user=user, industry="wine")
+    return lambda data: data["onboarding"]["industry"] == "wine"
+
+
+def rename_strategy(user):
+    strategy = ContentStrategy.objects.get(user=user)
+    strategy.name = "Renamed"
+    strategy.save()
+    return lambda data: data["strategy_data"]["strategy"]["name"] == "Renamed"
+
+
+def add_strategy(user):
+    ContentStrategy.objects.create(user=user, name="Brand new", pillars=["x"])
+    return lambda data: data["strategy_data"]["strategy"]["name"] == "Brand new"
+
+
+def delete_strategy(user):
+    ContentStrategy.objects.get(user=user).delete()  # cascades to its calendar entries
+    return lambda data: data["strategy_data"]["strategy"] is None
+
+
+def add_calendar_entry(user):
+    strategy = ContentStrategy.objects.get(user=user)
+    CalendarEntry.objects.create(strategy=strategy, date=date(2026, 2, 1), channel="youtube", title="New video")
+    return lambda data: data["strategy_data"]["calendar"]["count"] == 4
+
+
+def edit_calendar_entry(user):
+    entry = CalendarEntry.objects.filter(strategy__user=user).first()
+    entry.title = "Sustainability in practice"
+    entry.save()
+    return lambda data: "sustainability" in data["gap_analysis"]["pillars"]["covered"]
+
+
+def delete_calendar_entry(user):
+    CalendarEntry.objects.filter(strategy__user=user).first().delete()
+    return lambda data: data["strategy_data"]["calendar"]["count"] == 2
+
+
+def add_performance(user):
+    ContentPerformance.objects.create(user=user, date=date(2026, 1, 9), channel="youtube", impressions=7)
+    return lambda data: data["performance_data"]["totals"]["impressions"] == 4013
+
+
+def delete_performance(user):
+    ContentPerformance.objects.filter(user=user).first().delete()
+    return lambda data: data["performance_data"]["totals"]["impressions"] < 4006
+
+
+def bulk_import_performance(user):
+    rows = [{"date": date(2026, 1, 9), "channel": "youtube", "impressions": 10} for _ in range(3)]
+    services.performance_import(user=user, rows=rows)
+    return lambda data: data["performance_data"]["totals"]["impressions"] == 4036
+
+
+def bulk_add_calendar_entries(user):
+    strategy = ContentStrategy.objects.get(user=user)
+    entries = [{"date": date(2026, 3, d), "channel": "blog", "title": f"Bulk {d}"} for d in range(1, 6)]
+    services.calendar_entries_add(strategy=strategy, entries=entries)
+    return lambda data: data["strategy_data"]["calendar"]["count"] == 8
+
+
+def bulk_reschedule_calendar(user):
+    services.calendar_entries_reschedule(strategy=ContentStrategy.objects.get(user=user), days=7)
+    return lambda data: data["strategy_data"]["calendar"]["first_date"] == "2026-01-12"
+
+
+CHANGES = [
+    update_onboarding,
+    create_onboarding,
+    rename_strategy,
+    add_strategy,
+    delete_strategy,
+    add_calendar_entry,
+    edit_calendar_entry,
+    delete_calendar_entry,
+    add_performance,
+    delete_performance,
+    bulk_import_performance,
+    bulk_add_calendar_entries,
+    bulk_reschedule_calendar,
+]
+
+
+@pytest.mark.parametrize("change", CHANGES, ids=[c.__name__ for c in CHANGES])
+def test_a_change_invalidates_that_user_only(alice, bob, provider, change):
+    comprehensive_user_data(user=alice)
+    comprehensive_user_data(user=bob)
+    assert provider.calls == 2
+    shows_change = change(alice)
+    # Alice's L3 rows are gone with her entries; Bob's row stays.
+    assert list(CacheEntry.objects.filter(namespace=NAMESPACE).values_list("user_id", flat=True)) == [bob.pk]
+    data, info = comprehensive_user_data(user=alice)
+    assert info.tier == "miss"
+    assert shows_change(data)
+    assert comprehensive_user_data(user=bob)[1].tier == "l1"
+    assert provider.calls == 3
+
+
+class Rollback(Exception):
+    pass
+
+
+def test_a_rolled_back_change_invalidates_nothing(alice, provider):
+    comprehensive_user_data(user=alice)
+    with pytest.raises(Rollback), transaction.atomic():
+        update_onboarding(alice)
+        raise Rollback
+    assert comprehensive_user_data(user=alice)[1].tier == "l1"
+
+
+def test_a_change_inside_a_transaction_invalidates_at_commit(alice, provider):
+    comprehensive_user_data(user=alice)
+    with transaction.atomic():
+        update_onboarding(alice)
+        add_performance(alice)
+        # Not yet committed: another reader would still see the old rows, so the entry stays.
+        assert comprehensive_user_data(user=alice)[1].tier == "l1"
+    data, info = comprehensive_user_data(user=alice)
+    assert info.tier == "miss"
+    assert data["onboarding"]["industry"] == "pharma"
+
+
+def test_every_strategy_and_option_of_the_user_is_invalidated(alice, provider):
+    strategy = ContentStrategy.objects.get(user=alice)
+    comprehensive_user_data(user=alice)
+    comprehensive_user_data(user=alice, strategy=strategy)
+    comprehensive_user_data(user=alice, period="week")
+    add_performance(alice)
+    assert not CacheEntry.objects.filter(namespace=NAMESPACE).exists()
+    assert comprehensive_user_data(user=alice, strategy=strategy)[1].tier == "miss"
+    assert comprehensive_user_data(user=alice, period="week")[1].tier == "miss"
+
+
+def test_bulk_import_refuses_another_users_strategy(alice, bob, provider):
+    foreign = ContentStrategy.objects.get(user=bob)
+    with pytest.raises(ValueError, match="not user"):
+        services.performance_import(user=alice, rows=[{"date": date(2026, 1, 1), "channel": "x", "strategy": foreign}])
+    assert not ContentPerformance.objects.filter(channel="x").exists()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from django.db import connections, models, transaction
 
-from cachecore import coherence, keys, stats, tiers
+from cachecore import coherence, keys, stats, testing, tiers
 from cachecore.conf import settings
 from cachecore.debounce import Debouncer
 from cachecore.namespaces import all_namespaces, get_namespace
@@ -355,9 +355,4 @@ def _reset() -> None:
         _debouncer.discard()
 
 
-try:  # TEMP until cachecore.testing lands (H1)
-    from cachecore.testing import register_reset
-except ImportError:  # pragma: no cover
-    pass
-else:
-    register_reset(_reset)
+testing.register_reset(_reset)

@@ -1,0 +1,394 @@
+"""Commit-aware, debounced invalidation: signals, transactions, bulk helpers, firing, failures."""
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from datetime import date
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.test import override_settings
+
+from cachecore import invalidation, keys, tiers
+from cachecore.invalidation import (
+    InvalidatingQuerySet,
+    bulk_invalidation,
+    flush_pending,
+    get_debouncer,
+    invalidate,
+    invalidate_all,
+    invalidate_now,
+    watch_model,
+)
+from cachecore.service import get_or_compute
+from cachecore.tests.invalidation_helpers import BumpSpy, failures, invalidations, temporary_namespace
+from trackers.models import Brand, Client, ProductionRun
+
+NS = "test.inv.brands"
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def client_row():
+    return Client.objects.create(name="Acme")
+
+
+@pytest.fixture
+def brand_ns():
+    with temporary_namespace(NS, watch=[Brand], l1_ttl=60, l2_ttl=60, persistent=True, l3_ttl=60) as ns:
+        yield ns
+
+
+@pytest.fixture
+def bumps(monkeypatch):
+    return BumpSpy(monkeypatch)
+
+
+def pending_keys():
+    return set(get_debouncer().pending())
+
+
+def brand_names():
+    return sorted(Brand.objects.values_list("name", flat=True))
+
+
+class TestSignals:
+    def test_save_outside_a_transaction_goes_straight_to_the_debouncer(self, brand_ns, client_row, bumps):
+        Brand.objects.create(client=client_row, name="A")
+        assert (NS, None) in pending_keys()
+        assert bumps.count(NS) == 0  # debounced: nothing fired yet
+        assert flush_pending() >= 1
+        assert bumps.count(NS) == 1
+        assert invalidations(NS, "signal") == 1
+
+    def test_delete_schedules(self, brand_ns, client_row, bumps):
+        brand = Brand.objects.create(client=client_row, name="A")
+        flush_pending()
+        brand.delete()
+        assert (NS, None) in pending_keys()
+        flush_pending()
+        assert bumps.count(NS) == 2
+
+    def test_unwatched_model_schedules_nothing(self, brand_ns, bumps):
+        Client.objects.create(name="Other")
+        assert (NS, None) not in pending_keys()
+
+    def test_scope_function_decides_the_scope(self, client_row, bumps):
+        def scope(brand):
+            return f"client:{brand.client_id}"
+
+        with temporary_namespace("test.inv.scoped", watch=[Brand], scope=scope):
+            Brand.objects.create(client=client_row, name="A")
+            assert ("test.inv.scoped", f"client:{client_row.pk}") in pending_keys()
+            flush_pending()
+            assert bumps.count("test.inv.scoped", f"client:{client_row.pk}") == 1
+            assert bumps.count("test.inv.scoped") == 0
+
+    def test_scope_function_may_return_several_scopes(self, client_row):
+        with temporary_namespace("test.inv.multi", watch=[Brand], scope=lambda b: ["a", "b", "a"]):
+            Brand.objects.create(client=client_row, name="A")
+            assert {("test.inv.multi", "a"), ("test.inv.multi", "b")} <= pending_keys()
+
+    def test_failing_scope_function_falls_back_to_the_whole_namespace(self, client_row):
+        def broken(brand):
+            raise ValueError("no scope")
+
+        with temporary_namespace("test.inv.broken", watch=[Brand], scope=broken):
+            Brand.objects.create(client=client_row, name="A")  # the write itself succeeds
+            assert ("test.inv.broken", None) in pending_keys()
+
+    def test_m2m_changes_schedule_both_sides(self, bumps):
+        user = get_user_model().objects.create(username="u")
+        group = Group.objects.create(name="g")
+        with (
+            temporary_namespace("test.inv.users", watch=[get_user_model()]),
+            temporary_namespace("test.inv.groups", watch=[Group]),
+        ):
+            flush_pending()
+            user.groups.add(group)
+            assert {("test.inv.users", None), ("test.inv.groups", None)} <= pending_keys()
+            flush_pending()
+            group.user_set.remove(user)  # the reverse side
+            assert {("test.inv.users", None), ("test.inv.groups", None)} <= pending_keys()
+            flush_pending()
+            user.groups.clear()
+            assert ("test.inv.users", None) in pending_keys()
+
+    def test_watch_model_is_idempotent_and_accepts_a_label(self, brand_ns):
+        watch_model("trackers.Brand", NS)
+        watch_model(Brand, NS)
+        assert invalidation.namespaces_for_model(Brand).count(NS) == 1
+        assert NS in invalidation.watched_tables()["trackers_brand"]
+
+
+class TestTransactions:
+    def test_thousand_saves_in_one_transaction_make_one_bump(self, brand_ns, client_row, bumps, count_queries):
+        with transaction.atomic():
+            for i in range(1000):
+                Brand.objects.create(client=client_row, name=f"b{i}")
+            queued = [f for _, f, *_ in transaction.get_connection().run_on_commit]
+            assert len([f for f in queued if getattr(f, "namespace", None) == NS]) == 1
+            assert (NS, None) not in pending_keys()  # nothing before the commit
+        assert (NS, None) in pending_keys()
+        flush_pending()
+        assert bumps.count(NS) == 1
+        assert invalidations(NS) == 1
+
+    def test_rollback_invalidates_nothing(self, brand_ns, client_row, bumps):
+        with pytest.raises(RuntimeError), transaction.atomic():
+            Brand.objects.create(client=client_row, name="A")
+            raise RuntimeError("abort")
+        assert (NS, None) not in pending_keys()
+        flush_pending()
+        assert bumps.count(NS) == 0
+        assert brand_names() == []
+
+    def test_rolled_back_savepoint_does_not_hide_a_later_write(self, brand_ns, client_row, bumps):
+        # The first write (and its queued callback) is rolled back with its savepoint; the write
+        # after it must still queue its own invalidation.
+        with transaction.atomic():
+            with pytest.raises(RuntimeError), transaction.atomic():
+                Brand.objects.create(client=client_row, name="gone")
+                raise RuntimeError("abort inner")
+            Brand.objects.create(client=client_row, name="kept")
+        flush_pending()
+        assert bumps.count(NS) == 1
+        assert brand_names() == ["kept"]
+
+    def test_write_only_in_rolled_back_savepoint_invalidates_nothing(self, brand_ns, client_row, bumps):
+        with transaction.atomic(), pytest.raises(RuntimeError), transaction.atomic():
+            Brand.objects.create(client=client_row, name="gone")
+            raise RuntimeError("abort inner")
+        flush_pending()
+        assert bumps.count(NS) == 0
+
+    def test_released_savepoint_write_is_invalidated_once(self, brand_ns, client_row, bumps):
+        with transaction.atomic():
+            with transaction.atomic():
+                Brand.objects.create(client=client_row, name="inner")
+            Brand.objects.create(client=client_row, name="outer")
+        flush_pending()
+        assert bumps.count(NS) == 1
+
+    def test_zero_debounce_fires_at_commit(self, client_row, bumps):
+        with temporary_namespace("test.inv.now", watch=[Brand], debounce=0):
+            with transaction.atomic():
+                Brand.objects.create(client=client_row, name="A")
+                assert bumps.count("test.inv.now") == 0
+            assert bumps.count("test.inv.now") == 1  # no flush needed
+
+    @override_settings(CACHECORE_DEBOUNCE_SECONDS=0)
+    def test_setting_zero_makes_every_namespace_synchronous(self, brand_ns, client_row, bumps):
+        Brand.objects.create(client=client_row, name="A")
+        assert bumps.count(NS) == 1
+
+
+class TestCachedValues:
+    def test_a_cached_value_is_recomputed_after_the_write_is_invalidated(self, brand_ns, client_row):
+        def compute():
+            return brand_names()
+
+        brand = Brand.objects.create(client=client_row, name="old")
+        flush_pending()
+        assert get_or_compute(NS, {}, compute)[0] == ["old"]
+        assert get_or_compute(NS, {}, compute)[1].tier == "l1"
+        brand.name = "new"
+        brand.save()
+        flush_pending()
+        value, info = get_or_compute(NS, {}, compute)
+        assert (value, info.tier) == (["new"], "miss")
+
+    def test_firing_deletes_l3_rows_and_evicts_l1(self, brand_ns):
+        from cachecore.models import CacheEntry
+
+        get_or_compute(NS, {}, lambda: "v")
+        assert CacheEntry.objects.filter(namespace=NS).count() == 1
+        assert tiers.l1.entries_by_namespace().get(NS) == 1
+        invalidate_now(NS)
+        assert CacheEntry.objects.filter(namespace=NS).count() == 0
+        assert tiers.l1.entries_by_namespace().get(NS) is None
+
+
+class TestExplicitApi:
+    def test_invalidate_unknown_namespace_is_a_programming_error(self):
+        with pytest.raises(LookupError):
+            invalidate("test.inv.nope")
+
+    def test_invalidate_waits_for_commit(self, brand_ns, bumps):
+        with transaction.atomic():
+            invalidate(NS, "user:1", source="api")
+            invalidate(NS, "user:1", source="api")
+            assert pending_keys() == set()
+        assert pending_keys() == {(NS, "user:1")}
+        flush_pending()
+        assert bumps.count(NS, "user:1") == 1
+        assert invalidations(NS, "api") == 1
+
+    def test_invalidate_now_fires_and_cancels_the_pending_one(self, brand_ns, bumps):
+        invalidate(NS)
+        assert (NS, None) in pending_keys()
+        invalidate_now(NS, source="command")
+        assert bumps.count(NS) == 1
+        assert (NS, None) not in pending_keys()
+        assert flush_pending() == 0
+
+    def test_invalidate_all_covers_every_registered_namespace(self, brand_ns, bumps):
+        with temporary_namespace("test.inv.other"):
+            names = invalidate_all(source="seed")
+        assert {NS, "test.inv.other"} <= set(names)
+        assert bumps.count(NS) == 1 and bumps.count("test.inv.other") == 1
+        assert invalidations(NS, "seed") == 1
+
+
+class TestFailures:
+    def test_failing_step_is_counted_logged_and_not_raised(self, brand_ns, client_row, monkeypatch, caplog):
+        def broken(namespace, scope=None):
+            raise ConnectionError("redis down")
+
+        monkeypatch.setattr(keys, "bump_generation", broken)
+        get_or_compute(NS, {}, lambda: "v")
+        with transaction.atomic():
+            Brand.objects.create(client=client_row, name="A")
+        flush_pending()  # must not raise
+        assert failures(NS) == 1
+        assert tiers.l1.entries_by_namespace().get(NS) is None  # the other steps still ran
+        assert "incomplete" in caplog.text
+
+    def test_lost_generation_bump_counts_as_a_failure(self, brand_ns, monkeypatch):
+        monkeypatch.setattr(keys, "bump_generation", lambda namespace, scope=None: None)
+        assert invalidation.fire(NS, None, ("api",)) is False
+        assert failures(NS) == 1
+
+    def test_successful_fire(self, brand_ns):
+        assert invalidation.fire(NS, None, ("api",)) is True
+        assert failures(NS) == 0
+
+
+class TestBulk:
+    def test_update_inside_bulk_invalidation_makes_one_invalidation(self, brand_ns, client_row, bumps):
+        Brand.objects.bulk_create([Brand(client=client_row, name=f"b{i}") for i in range(50)])
+        assert (NS, None) not in pending_keys()  # bulk_create sends no signals: why the helper exists
+        with transaction.atomic(), bulk_invalidation(NS):
+            Brand.objects.update(logo="https://example.com/x.png")
+        flush_pending()
+        assert bumps.count(NS) == 1
+
+    def test_models_name_their_watched_namespaces(self, brand_ns):
+        with bulk_invalidation(Brand) as names:
+            pass
+        assert NS in names
+        assert (NS, None) in pending_keys()
+
+    def test_rolled_back_bulk_block_invalidates_nothing(self, brand_ns, client_row, bumps):
+        with pytest.raises(RuntimeError), transaction.atomic(), bulk_invalidation(NS):
+            Brand.objects.bulk_create([Brand(client=client_row, name="x")])
+            raise RuntimeError("abort")
+        flush_pending()
+        assert bumps.count(NS) == 0
+
+    def test_failure_outside_a_transaction_still_invalidates_committed_statements(self, brand_ns, client_row):
+        with pytest.raises(RuntimeError), bulk_invalidation(NS):
+            Brand.objects.bulk_create([Brand(client=client_row, name="x")])  # autocommitted
+            raise RuntimeError("later failure")
+        assert (NS, None) in pending_keys()
+
+    def test_unknown_namespace_is_rejected_before_the_block_runs(self):
+        ran = []
+        with pytest.raises(LookupError), bulk_invalidation("test.inv.nope"):
+            ran.append(1)
+        assert ran == []
+
+    def test_invalidating_queryset_schedules_every_bulk_write(self, brand_ns, client_row, bumps):
+        brands = InvalidatingQuerySet(Brand)
+        operations = [
+            lambda: brands.bulk_create([Brand(client=client_row, name="a"), Brand(client=client_row, name="b")]),
+            lambda: brands.filter(name="a").update(logo="https://example.com/a.png"),
+            lambda: brands.bulk_update([Brand(pk=b.pk, name=b.name + "!") for b in Brand.objects.all()], ["name"]),
+            lambda: brands.filter(name="b!").delete(),
+        ]
+        for operation in operations:
+            flush_pending()
+            before = bumps.count(NS)
+            operation()
+            assert (NS, None) in pending_keys()
+            flush_pending()
+            assert bumps.count(NS) == before + 1
+        assert brand_names() == ["a!"]
+
+    def test_invalidating_queryset_in_a_transaction_queues_once(self, brand_ns, client_row, bumps):
+        brands = InvalidatingQuerySet(Brand)
+        with transaction.atomic():
+            brands.bulk_create([Brand(client=client_row, name=f"b{i}") for i in range(10)])
+            for i in range(10):
+                brands.filter(name=f"b{i}").update(logo="https://example.com/l.png")
+        flush_pending()
+        assert bumps.count(NS) == 1
+
+    def test_cascade_delete_of_a_watched_model_schedules(self, client_row, bumps):
+        # Deleting a client cascades to its brands' runs through the collector (with signals).
+        brand = Brand.objects.create(client=client_row, name="A")
+        ProductionRun.objects.create(brand=brand, name="r", start_date=date(2024, 1, 1))
+        with temporary_namespace("test.inv.runs", watch=[ProductionRun]):
+            client_row.delete()
+            assert ("test.inv.runs", None) in pending_keys()
+
+
+FLUSH_AT_EXIT = textwrap.dedent(
+    """
+    import os, sys
+    os.environ.pop("DATABASE_URL", None)  # a private SQLite file: the parent reads it afterwards
+    import django
+    from django.conf import settings
+    settings.DATABASES["default"]["NAME"] = sys.argv[1]
+    django.setup()
+    from django.db import connection
+    from cachecore.invalidation import get_debouncer, watch_model
+    from cachecore.models import CacheEntry
+    from cachecore.namespaces import Namespace, register_namespace
+    from cachecore.service import get_or_compute
+    from trackers.models import Brand, Client
+
+    with connection.schema_editor() as editor:
+        for model in (Client, Brand, CacheEntry):
+            editor.create_model(model)
+    register_namespace(Namespace(name="test.exit", persistent=True, l3_ttl=600, debounce=600))
+    watch_model(Brand, "test.exit")
+    get_or_compute("test.exit", {}, lambda: "cached")
+    Brand.objects.create(client=Client.objects.create(name="c"), name="b")
+    print("pending", ("test.exit", None) in get_debouncer().pending(), "rows", CacheEntry.objects.count(), flush=True)
+    # Exit without flushing: the atexit hook must fire the pending invalidation.
+    """
+)
+
+
+def test_pending_invalidation_is_flushed_when_the_process_exits(tmp_path):
+    db = tmp_path / "exit.sqlite3"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.test_settings", "CACHECORE_DEBOUNCE_SECONDS": "600"}
+    done = subprocess.run(
+        [sys.executable, "-c", FLUSH_AT_EXIT, str(db)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=os.getcwd(),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "pending True rows 1" in done.stdout
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT count(*) FROM cachecore_cacheentry WHERE namespace = 'test.exit'").fetchone()[0]
+    assert rows == 0, "the pending invalidation was not flushed at exit (its L3 row survived)"
+    assert "incomplete" not in done.stderr
+
+
+def test_events_are_json_with_namespace_scope_and_origin():
+    from cachecore import coherence
+
+    event = json.loads(coherence.encode_event("ns", "user:1", "abc"))
+    assert event["namespace"] == "ns" and event["scope"] == "user:1" and event["generation"] == "abc"
+    assert event["origin"] == coherence.origin()

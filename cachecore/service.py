@@ -273,6 +273,10 @@ class TieredCache:
                 )
             except tiers.TierUnavailable:
                 pass
+        if gens is None:
+            # L2 is unreachable, so invalidations from other processes cannot reach us: keep the
+            # value only briefly, so the next slow path soon probes L2 and runs its recovery.
+            l1_ttl = _capped(l1_ttl, conf.settings.CACHECORE_BREAKER_COOLDOWN)
         self._fill_l1(call, value, created, l1_ttl, marker, size=len(payload))
         return value, CacheInfo("miss", False, _ts(created), call.force_refresh)
 

@@ -1,0 +1,151 @@
+"""Graceful degradation: L2 unreachable or frozen, the circuit breaker, recovery; L3 missing."""
+
+import logging
+import shutil
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+
+from cachecore import keys, stats, tiers
+from cachecore.models import CacheEntry
+from cachecore.service import get_or_compute
+from cachecore.tests.engine_helpers import Counter, FakeClock, RedisServer
+
+needs_redis_server = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server not installed")
+
+
+def closed_port_caches():
+    return {
+        "default": settings.CACHES["default"],
+        "fault": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+        },
+    }
+
+
+@pytest.fixture
+def breaker_clock():
+    tiers.l2_breaker.clock = clock = FakeClock()
+    return clock
+
+
+class TestRedisUnreachable:
+    @pytest.fixture(autouse=True)
+    def closed_port(self):
+        with override_settings(
+            CACHES=closed_port_caches(), CACHECORE_CACHE_ALIAS="fault", CACHECORE_BREAKER_THRESHOLD=3
+        ):
+            yield
+
+    def test_every_call_returns_and_attempts_stay_bounded(self, make_ns, breaker_clock, caplog):
+        ns = make_ns(l1_ttl=0, l2_ttl=60)
+        compute = Counter()
+        with caplog.at_level(logging.WARNING, logger="cachecore"):
+            values = [get_or_compute(ns.name, {"user_id": 1}, compute) for _ in range(50)]
+        assert [v[0]["n"] for v in values] == list(range(1, 51))
+        assert {v[1].tier for v in values} == {"miss"}
+        # three failed attempts opened the breaker; the other 47 calls did not touch Redis
+        assert stats.stats()["errors"]["l2"] == 3
+        assert tiers.l2_breaker.state == "open"
+        assert len([r for r in caplog.records if "unavailable" in r.getMessage()]) == 1
+
+    def test_half_open_allows_one_probe_per_cooldown(self, make_ns, breaker_clock):
+        ns = make_ns(l1_ttl=0, l2_ttl=60)
+        for _ in range(5):
+            get_or_compute(ns.name, {}, Counter())
+        breaker_clock.advance(5.0)  # the default cooldown
+        for _ in range(5):
+            get_or_compute(ns.name, {}, Counter())
+        assert stats.stats()["errors"]["l2"] == 4  # threshold + exactly one failed probe
+        assert tiers.l2_breaker.state == "open"
+
+    def test_l1_still_serves_while_l2_is_down(self, make_ns, breaker_clock):
+        ns = make_ns(l1_ttl=60, l2_ttl=60)
+        compute = Counter()
+        get_or_compute(ns.name, {}, compute)
+        assert get_or_compute(ns.name, {}, compute)[1].tier == "l1"
+        assert compute.calls == 1
+
+
+@needs_redis_server
+class TestRedisOutageAndRecovery:
+    @pytest.fixture
+    def server(self):
+        server = RedisServer()
+        server.start()
+        with override_settings(
+            CACHES=server.cache_settings(settings.CACHES["default"]),
+            CACHECORE_CACHE_ALIAS="fault",
+            CACHECORE_BREAKER_THRESHOLD=2,
+        ):
+            yield server
+        server.stop()
+
+    def test_recovery_serves_no_pre_outage_value(self, make_ns, server, breaker_clock):
+        ns = make_ns(l1_ttl=60, l2_ttl=300)
+        tiers.l1.clock = l1_clock = FakeClock()
+        source = {"v": "before"}
+        assert get_or_compute(ns.name, {}, lambda: dict(source))[0] == {"v": "before"}
+        tiers.l1_clear()
+        assert get_or_compute(ns.name, {}, lambda: dict(source))[1].tier == "l2"
+
+        server.freeze()  # Redis stops answering but keeps the pre-outage value
+        source["v"] = "during"
+        assert keys.bump_generation(ns.name) is None  # the invalidation is lost
+        for _ in range(4):
+            value, info = get_or_compute(ns.name, {}, lambda: dict(source))
+            assert value == {"v": "during"}
+        assert tiers.l2_breaker.state == "open"
+
+        server.thaw()
+        source["v"] = "after"
+        breaker_clock.advance(10)
+        l1_clock.advance(10)  # values computed during the outage live in L1 only one cooldown
+        value, info = get_or_compute(ns.name, {}, lambda: dict(source))
+        assert (value, info.tier) == ({"v": "after"}, "miss")
+        assert tiers.l2_breaker.state == "closed"
+        tiers.l1_clear()
+        assert get_or_compute(ns.name, {}, lambda: dict(source))[0] == {"v": "after"}
+
+    def test_outage_with_no_lost_invalidation_also_retires_l1(self, make_ns, server, breaker_clock):
+        ns = make_ns(l1_ttl=600, l2_ttl=300)
+        get_or_compute(ns.name, {}, lambda: "old")
+        server.freeze()
+        other = make_ns(l1_ttl=0, l2_ttl=60)
+        for _ in range(3):
+            get_or_compute(other.name, {}, lambda: "x")
+        server.thaw()
+        breaker_clock.advance(10)
+        get_or_compute(other.name, {}, lambda: "x")  # the probe succeeds: recovery runs
+        assert len(tiers.l1) == 0
+        assert get_or_compute(ns.name, {}, lambda: "new")[0] == "new"
+
+    def test_killed_and_restarted_server(self, make_ns, server, breaker_clock):
+        ns = make_ns(l1_ttl=0, l2_ttl=300)
+        compute = Counter()
+        get_or_compute(ns.name, {}, compute)
+        server.stop()
+        for _ in range(5):
+            get_or_compute(ns.name, {}, compute)
+        assert compute.calls == 6
+        server.start()
+        breaker_clock.advance(10)
+        assert get_or_compute(ns.name, {}, compute)[1].tier == "miss"
+        assert get_or_compute(ns.name, {}, compute)[1].tier == "l2"
+        assert compute.calls == 7
+
+
+@pytest.mark.django_db(transaction=True)
+class TestL3Missing:
+    def test_missing_table_is_skipped_and_counted(self, make_ns, monkeypatch):
+        monkeypatch.setattr(CacheEntry._meta, "db_table", "cachecore_no_such_table")
+        ns = make_ns(l1_ttl=0, l2_ttl=0, persistent=True)
+        compute = Counter()
+        values = [get_or_compute(ns.name, {}, compute)[0]["n"] for _ in range(5)]
+        assert values == [1, 2, 3, 4, 5]
+        assert stats.stats()["errors"]["l3"] >= 3
+        assert tiers.l3_breaker.state == "open"
+        assert tiers.l3_delete(ns.name) == 0

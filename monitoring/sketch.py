@@ -65,8 +65,12 @@ class QuantileSketch:
         if not self.count:
             return [None for _ in qs]
         # Rank convention: the sample at index floor(q * (n - 1)) of the sorted samples.
-        wanted = sorted((int(q * (self.count - 1)), pos) for pos, q in enumerate(qs))
+        last = self.count - 1
+        wanted = sorted((int(q * last), pos) for pos, q in enumerate(qs))
         result: list[float | None] = [None] * len(qs)
+        # The largest sample is known exactly (and may sit in the clamped overflow bucket).
+        while wanted and wanted[-1][0] == last:
+            result[wanted.pop()[1]] = self.max
         seen = self.zero_count
         w = 0
         while w < len(wanted) and wanted[w][0] < seen:

@@ -1,0 +1,111 @@
+"""The execute wrapper: installed on every connection, records fingerprints and the histogram."""
+
+import threading
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import DatabaseError, connection, connections
+from django.test import override_settings
+from prometheus_client import REGISTRY
+
+from monitoring import query_timing
+from monitoring.performance import SQL
+from monitoring.query_timing import install_wrapper, timed_execute
+
+
+def user_query_names(tracker):
+    return [n for n in tracker.names() if 'FROM "auth_user"' in n]
+
+
+def histogram_count(group):
+    return REGISTRY.get_sample_value("db_query_seconds_count", {"group": group}) or 0.0
+
+
+pytestmark = pytest.mark.django_db
+
+
+def test_wrapper_is_installed_on_the_test_connection():
+    connection.ensure_connection()
+    assert connection.execute_wrappers.count(timed_execute) == 1
+
+
+def test_orm_queries_are_grouped_by_fingerprint(fresh_tracker):
+    User = get_user_model()
+    before = histogram_count("select auth_user")
+    list(User.objects.filter(id__in=[1, 2, 3]))
+    list(User.objects.filter(id__in=[7]))
+    list(User.objects.filter(id__in=list(range(50))))
+    (name,) = user_query_names(fresh_tracker)
+    assert "IN (?)" in name
+    stats = fresh_tracker.stats_for(name)
+    assert (stats["count"], stats["kind"]) == (3, SQL)
+    assert histogram_count("select auth_user") == before + 3
+
+
+def test_failed_statements_are_timed_too(fresh_tracker):
+    with pytest.raises(DatabaseError), connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM monitoring_no_such_table WHERE id = 1")
+    assert fresh_tracker.stats_for("SELECT * FROM monitoring_no_such_table WHERE id = ?")["count"] == 1
+
+
+def test_switched_off_by_setting(fresh_tracker):
+    User = get_user_model()
+    with override_settings(MONITORING_QUERY_TIMING=False):
+        list(User.objects.all())
+        assert user_query_names(fresh_tracker) == []
+    list(User.objects.all())
+    assert len(user_query_names(fresh_tracker)) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_connections_of_other_threads_are_covered(fresh_tracker):
+    User = get_user_model()
+    seen = {}
+
+    def in_thread():
+        list(User.objects.filter(username="x"))
+        seen["wrappers"] = list(connections["default"].execute_wrappers)
+        connections.close_all()
+
+    thread = threading.Thread(target=in_thread)
+    thread.start()
+    thread.join()
+    assert seen["wrappers"].count(timed_execute) == 1
+    assert len(user_query_names(fresh_tracker)) == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_pooled_reconnects_keep_one_wrapper(fresh_tracker):
+    User = get_user_model()
+    for _ in range(3):
+        list(User.objects.all())
+        connection.close()  # back to the pool; the next query takes a connection again
+    assert connection.execute_wrappers.count(timed_execute) == 1
+    assert fresh_tracker.stats_for(user_query_names(fresh_tracker)[0])["count"] == 3
+
+
+class FakeConnection:
+    def __init__(self, wrappers):
+        self.execute_wrappers = list(wrappers)
+
+
+def test_installed_first_so_a_later_execute_wrapper_block_pops_its_own():
+    def other(execute, sql, params, many, context):
+        return execute(sql, params, many, context)
+
+    conn = FakeConnection([other])
+    install_wrapper(connection=conn)
+    install_wrapper(connection=conn)
+    assert conn.execute_wrappers == [timed_execute, other]
+    conn.execute_wrappers.pop()  # what `with connection.execute_wrapper(other)` does on exit
+    assert conn.execute_wrappers == [timed_execute]
+
+
+def test_metric_groups_are_capped(monkeypatch, settings):
+    settings.MONITORING_MAX_METRIC_GROUPS = 2
+    monkeypatch.setattr(query_timing, "_children", {})
+    for i in range(5):
+        query_timing.record_statement(f'SELECT 1 FROM "capped_table_{i}"', 0.001)
+    assert set(query_timing._children) == {"select capped_table_0", "select capped_table_1", "other"}
+    assert histogram_count("other") >= 3

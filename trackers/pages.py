@@ -7,6 +7,8 @@ shows is scoped and cached by the API, never by this view.
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.urls import NoReverseMatch, reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from django.views.generic import RedirectView, TemplateView
 
 from trackers.conf import conf
@@ -54,6 +56,8 @@ def dashboard_config() -> dict:
     }
 
 
+# never_cache: the shell names the logged-in user; after logout, Back must not show it again.
+@method_decorator(never_cache, name="dispatch")
 class DashboardView(LoginRequiredMixin, TemplateView):
     """Render the tracker dashboard shell for a logged-in user."""
 

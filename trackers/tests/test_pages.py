@@ -71,6 +71,13 @@ class TestAccess:
         assert response.status_code == 200
         assert "dashboard/index.html" in [t.name for t in response.templates]
 
+    def test_page_is_never_cached_by_the_browser(self, client):
+        client.force_login(make_user("ann"))
+
+        response = client.get(reverse("dashboard"))
+
+        assert "no-store" in response["Cache-Control"]
+
     def test_site_root_redirects_to_the_dashboard_keeping_the_query(self, client):
         response = client.get("/?status=lost")
 

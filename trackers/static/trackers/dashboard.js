@@ -360,7 +360,7 @@
     const last = (data.page - 1) * data.size + data.items.length;
     const summary = data.total
       ? `Showing ${formatCount(first)}–${formatCount(last)} of ${plural(data.total, "tracker", "trackers")}`
-      : "No trackers match these filters";
+      : "0 trackers";
     el.summary.textContent = summary;
     const pages = Math.max(data.pages, 1);
     el.pageInfo.textContent = `Page ${formatCount(data.page)} of ${formatCount(pages)}`;

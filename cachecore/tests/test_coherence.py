@@ -1,0 +1,186 @@
+"""Cross-process L1 coherence: events, the subscriber thread, reconnects, two real processes."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+from django.db import transaction
+
+from cachecore import coherence, tiers
+from cachecore.service import get_or_compute
+from cachecore.tests.engine_helpers import RedisServer
+from cachecore.tests.invalidation_helpers import temporary_namespace
+from trackers.models import Brand, Client
+
+
+class PrivateRedis(RedisServer):
+    PORTS = range(6395, 6400)  # this suite's own range (H1's fault tests use 6390-6394)
+
+
+def wait_until(predicate, timeout: float = 5.0, interval: float = 0.01) -> bool:
+    """Poll ``predicate`` until it is true or ``timeout`` passes; return its last value."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() >= deadline:
+            return bool(predicate())
+        threading.Event().wait(interval)
+    return True
+
+
+def foreign_event(namespace, scope=None) -> str:
+    return json.dumps({"origin": "another-host:1:abc", "namespace": namespace, "scope": scope})
+
+
+@pytest.fixture
+def coherent_ns():
+    with temporary_namespace("test.coh", l1_ttl=300, l2_ttl=300) as ns:
+        yield ns.name
+
+
+class TestEvents:
+    def test_foreign_event_evicts_the_namespace(self, coherent_ns):
+        get_or_compute(coherent_ns, {}, lambda: "v")
+        assert tiers.l1.entries_by_namespace() == {coherent_ns: 1}
+        assert coherence.apply_event(foreign_event(coherent_ns)) is True
+        assert tiers.l1.entries_by_namespace() == {}
+
+    def test_own_events_are_ignored(self, coherent_ns):
+        get_or_compute(coherent_ns, {}, lambda: "v")
+        assert coherence.apply_event(coherence.encode_event(coherent_ns)) is False
+        assert tiers.l1.entries_by_namespace() == {coherent_ns: 1}
+
+    def test_event_without_namespace_clears_everything(self, coherent_ns):
+        get_or_compute(coherent_ns, {}, lambda: "v")
+        coherence.apply_event(foreign_event(None))
+        assert len(tiers.l1) == 0
+
+    @pytest.mark.parametrize("raw", [b"not json", "[]", json.dumps({"origin": "x"}), "null"])
+    def test_malformed_events_are_ignored(self, raw, coherent_ns):
+        get_or_compute(coherent_ns, {}, lambda: "v")
+        assert coherence.apply_event(raw) is False
+        assert len(tiers.l1) == 1
+
+    def test_origin_changes_with_the_process(self, monkeypatch):
+        mine = coherence.origin()
+        monkeypatch.setattr(os, "getpid", lambda: -1)
+        assert coherence.origin() != mine
+
+
+@pytest.mark.skipif(bool(os.environ.get("REDIS_URL")), reason="checks the embedded default (no Redis)")
+class TestEmbeddedDefault:
+    def test_publish_and_subscriber_are_no_ops(self):
+        assert coherence.redis_client() is None
+        assert coherence.publish("anything") == 0
+        assert coherence.ensure_started() is None
+        assert coherence.is_coherent() is True
+
+
+@pytest.mark.redis
+class TestSubscriberOnRedis:
+    def test_subscriber_applies_published_events(self, coherent_ns):
+        events = []
+        sub = coherence.Subscriber(
+            coherence.redis_client, "h2:test:coherence", on_event=events.append, on_connect=lambda: None
+        ).start()
+        try:
+            assert sub.connected.wait(5)
+            coherence.redis_client().publish("h2:test:coherence", foreign_event(coherent_ns))
+            assert wait_until(lambda: events)
+            assert json.loads(events[0])["namespace"] == coherent_ns
+        finally:
+            sub.stop()
+
+    def test_ensure_started_starts_one_subscriber_per_process(self):
+        first = coherence.ensure_started()
+        try:
+            assert first is not None and first.alive
+            assert coherence.ensure_started() is first
+            assert first.connected.wait(5)
+            assert coherence.is_coherent()
+        finally:
+            coherence.stop()
+
+    def test_reconnect_drops_the_whole_l1(self, coherent_ns):
+        server = PrivateRedis()
+        server.start()
+        import redis
+
+        connects = []
+        sub = coherence.Subscriber(
+            lambda: redis.Redis.from_url(server.url, socket_connect_timeout=0.2, socket_timeout=0.5),
+            "h2:test:reconnect",
+            on_connect=lambda: (connects.append(1), tiers.l1_clear()),
+        )
+        sub.poll_seconds = 0.05
+        sub.start()
+        try:
+            assert sub.connected.wait(5)
+            get_or_compute(coherent_ns, {}, lambda: "v")
+            assert len(tiers.l1) == 1
+            server.stop()  # events published now would be lost to this process
+            assert wait_until(lambda: not sub.connected.is_set())
+            server.start()
+            assert wait_until(lambda: sub.connects == 2, timeout=15)
+            assert len(tiers.l1) == 0  # dropped on reconnect
+            assert len(connects) == 2
+        finally:
+            sub.stop()
+            server.stop()
+
+
+PEER = textwrap.dedent(
+    """
+    import sys, time
+    import django
+    django.setup()
+    from cachecore import coherence, tiers
+    from cachecore.namespaces import Namespace, register_namespace
+    from cachecore.service import get_or_compute
+
+    register_namespace(Namespace(name="test.coh.peer", l1_ttl=300, l2_ttl=300))
+    subscriber = coherence.ensure_started()
+    if subscriber is None or not subscriber.connected.wait(10):
+        print("no-subscriber", flush=True)
+        sys.exit(1)
+    get_or_compute("test.coh.peer", {}, lambda: "peer value")
+    assert tiers.l1.entries_by_namespace() == {"test.coh.peer": 1}
+    print("ready", flush=True)
+    deadline = time.monotonic() + 20
+    while tiers.l1.entries_by_namespace().get("test.coh.peer"):
+        if time.monotonic() > deadline:
+            print("timeout", flush=True)
+            sys.exit(2)
+        time.sleep(0.002)
+    print("evicted", flush=True)
+    """
+)
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_a_write_in_one_process_evicts_the_l1_of_another_within_one_second():
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.test_settings"}
+    peer = subprocess.Popen(
+        [sys.executable, "-c", PEER], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert peer.stdout.readline().strip() == "ready", peer.stderr.read()
+        with temporary_namespace("test.coh.peer", watch=[Brand], l1_ttl=300, l2_ttl=300, debounce=0):
+            client = Client.objects.create(name="c")
+            written = time.monotonic()
+            with transaction.atomic():
+                Brand.objects.create(client=client, name="b")
+            line = peer.stdout.readline().strip()
+            seen = time.monotonic()
+        assert line == "evicted", peer.stderr.read()
+        assert seen - written < 1.0
+        assert peer.wait(10) == 0
+    finally:
+        if peer.poll() is None:
+            peer.kill()
+            peer.wait(5)

@@ -72,18 +72,30 @@ class TrackerAdmin(admin.ModelAdmin):
     list_display = [
         "serial",
         "name",
+        "client",
         "production_run",
         "current_status",
         "last_report_received",
-        "latest_nearest_city",
-        "latest_latitude",
-        "latest_longitude",
+        "latest_location",
     ]
     list_filter = ["current_status", "production_run__brand__client", "production_run__brand"]
     search_fields = ["serial", "name"]
-    list_select_related = ["production_run", "production_run__brand"]
+    # The latest location is read from the current-state columns (kept by sync_tracker_state),
+    # and the client through these joins: one query for the page, whatever its size.
+    list_select_related = ["production_run", "production_run__brand", "production_run__brand__client"]
     raw_id_fields = ["production_run", "storage_location", "delivery_location", "image"]
     show_full_result_count = False
+
+    @admin.display(description="client", ordering="production_run__brand__client__name")
+    def client(self, obj):
+        return obj.production_run.brand.client
+
+    @admin.display(description="latest location", ordering="latest_timestamp")
+    def latest_location(self, obj):
+        if obj.latest_history_id is None:
+            return "— (not synced yet)"
+        when = f" at {obj.latest_timestamp:%Y-%m-%d %H:%M}" if obj.latest_timestamp else ""
+        return f"{obj.latest_nearest_city or '?'} ({obj.latest_latitude:.4f}, {obj.latest_longitude:.4f}){when}"
 
 
 @admin.register(LocationHistory)

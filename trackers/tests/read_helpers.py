@@ -34,3 +34,14 @@ def assert_bad_param(response, param: str) -> None:
     """Assert a 400 whose detail names ``param`` first."""
     assert response.status_code == 400, response.content
     assert response.json()["detail"].startswith(f"{param}:"), response.json()
+
+
+def cold_caches() -> None:
+    """Empty every cache tier, as after a restart with an empty Redis."""
+    from django.core.cache import caches
+
+    from cachecore import testing
+
+    for cache in caches.all():
+        cache.clear()
+    testing.reset()

@@ -6,7 +6,7 @@ shows is scoped and cached by the API, never by this view.
 """
 
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.generic import RedirectView, TemplateView
@@ -14,14 +14,13 @@ from django.views.generic import RedirectView, TemplateView
 from trackers.conf import conf
 from trackers.models import TrackerStatus
 
-# Page key -> (URL name, contract path from DESIGN.md). The contract path is used only when the
-# route is not named as expected, so the page keeps working against the documented contract.
+# The API endpoints the page calls, by their role in the page -> URL name (trackers/api_urls.py).
 API_ENDPOINTS = {
-    "scope": ("me-scope", "/api/me/scope/"),
-    "brands": ("brands", "/api/brands/"),
-    "productionRuns": ("production-runs", "/api/production-runs/"),
-    "trackers": ("trackers", "/api/trackers/"),
-    "stats": ("tracker-stats", "/api/trackers/stats/"),
+    "scope": "me-scope",
+    "brands": "brands",
+    "productionRuns": "production-runs",
+    "trackers": "trackers",
+    "stats": "tracker-stats",
 }
 PAGE_SIZE_CHOICES = (25, 50, 100, 200)
 SEARCH_DEBOUNCE_MS = 300
@@ -29,13 +28,7 @@ SEARCH_DEBOUNCE_MS = 300
 
 def api_urls() -> dict[str, str]:
     """Return the API paths the dashboard calls, keyed by their role in the page."""
-    urls = {}
-    for key, (name, contract_path) in API_ENDPOINTS.items():
-        try:
-            urls[key] = reverse(name)
-        except NoReverseMatch:
-            urls[key] = contract_path
-    return urls
+    return {key: reverse(name) for key, name in API_ENDPOINTS.items()}
 
 
 def page_size_choices() -> list[int]:

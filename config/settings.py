@@ -102,7 +102,7 @@ if IS_POSTGRES and env_bool("DATABASE_POOL", True):
 if not IS_POSTGRES:
     _db.setdefault("OPTIONS", {}).update({"timeout": 20})
 # Separate test database names let several test runs share one server (TEST_DATABASE_NAME).
-if env_str("TEST_DATABASE_NAME"):
+if IS_POSTGRES and env_str("TEST_DATABASE_NAME"):
     _db["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME")}
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

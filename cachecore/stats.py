@@ -143,6 +143,7 @@ def stats() -> dict:
                 "stale": 0,
                 "computes": 0,
                 "coalesced": 0,
+                "disabled": 0,
                 "invalidations": 0,
                 "invalidation_failures": 0,
                 "l1_entries": 0,
@@ -154,7 +155,9 @@ def stats() -> dict:
         if kind == "req":
             _, name, tier, result = key
             entry = ns_entry(name)
-            if tier == "miss":  # the request as a whole missed every tier
+            if tier == "disabled":  # CACHE_ENABLED off: computed without looking at any tier
+                entry["disabled"] += value
+            elif tier == "miss":  # the request as a whole missed every tier
                 entry["misses"] += value
                 requests["misses"] += value
             elif tier in TIERS:

@@ -1,0 +1,81 @@
+"""Batched L3 access counts: hits write nothing; a flush is one UPDATE per batch."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from cachecore import access
+from cachecore.models import CacheEntry
+from cachecore.service import get_or_compute
+from cachecore.tests.engine_helpers import Counter
+
+
+def make_row(key_hash, **fields):
+    now = timezone.now()
+    defaults = {
+        "namespace": "acc",
+        "data_hash": "d",
+        "payload": {"v": 1},
+        "created_at": now,
+        "expires_at": now + timedelta(hours=1),
+        "last_accessed": now - timedelta(days=1),
+    }
+    return CacheEntry.objects.create(key_hash=key_hash, **{**defaults, **fields})
+
+
+@pytest.mark.django_db
+class TestAccessFlush:
+    def test_l3_hits_run_no_write_until_flush(self, make_ns, count_queries):
+        ns = make_ns(l1_ttl=0, l2_ttl=0, persistent=True)
+        get_or_compute(ns.name, {"user_id": 1}, Counter())
+        with count_queries() as q:
+            for _ in range(3):
+                assert get_or_compute(ns.name, {"user_id": 1}, Counter())[1].tier == "l3"
+        assert len(q) == 3 and all(s["sql"].lstrip().upper().startswith("SELECT") for s in q.captured_queries)
+        assert access.flush() == 1
+        assert CacheEntry.objects.get(namespace=ns.name).access_count == 3
+
+    def test_flush_is_one_update_for_many_rows(self, count_queries):
+        rows = [make_row(f"k{i}") for i in range(20)]
+        later = timezone.now() + timedelta(minutes=5)
+        for i, row in enumerate(rows):
+            for _ in range(i + 1):
+                access.record(row.pk, later)
+        with count_queries() as q:
+            assert access.flush() == 20
+        assert len(q) == 1 and q.captured_queries[0]["sql"].upper().startswith("UPDATE")
+        counts = dict(CacheEntry.objects.values_list("key_hash", "access_count"))
+        assert counts == {f"k{i}": i + 1 for i in range(20)}
+        assert set(CacheEntry.objects.values_list("last_accessed", flat=True)) == {later}
+        assert access.pending() == 0
+
+    @override_settings(CACHECORE_ACCESS_BATCH_SIZE=7)
+    def test_batches_bound_each_update(self, count_queries):
+        rows = [make_row(f"k{i}") for i in range(20)]
+        for row in rows:
+            access.record(row.pk)
+        with count_queries() as q:
+            assert access.flush() == 20
+        assert len(q) == 3
+
+    def test_counts_accumulate_across_flushes_and_empty_flush_is_free(self, count_queries):
+        row = make_row("k")
+        access.record(row.pk)
+        access.flush()
+        access.record(row.pk)
+        access.record(row.pk)
+        access.flush()
+        row.refresh_from_db()
+        assert row.access_count == 3
+        with count_queries() as q:
+            assert access.flush() == 0
+        assert len(q) == 0
+
+    def test_deleted_row_is_ignored(self):
+        row = make_row("k")
+        access.record(row.pk)
+        row.delete()
+        assert access.flush() == 0
+        assert access.info()["pending"] == 0

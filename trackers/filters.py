@@ -8,6 +8,8 @@ are rejected (a typo such as ``brand_id`` for ``brand_ids`` must not silently wi
 
 from dataclasses import dataclass
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import empty
 
@@ -28,6 +30,8 @@ SIZE_TOO_LARGE = "Ensure this value is less than or equal to {max} (TRACKERS_MAX
 UNKNOWN_STATUS = "{value!r} is not a status; choose from {choices}."
 
 
+# Documented as a string: OpenAPI cannot say "comma-separated and/or repeated" of one parameter.
+@extend_schema_field(OpenApiTypes.STR)
 class MultiValueField(serializers.Field):
     """A list parameter given as ``a,b`` and/or repeated (``?x=a&x=b``); empty items are skipped."""
 
@@ -106,7 +110,10 @@ class ProductionRunParamsSerializer(QueryParamsSerializer):
 class TrackerListParamsSerializer(QueryParamsSerializer):
     brand_ids = IdListField(required=False, help_text="Brand ids: `1,2` and/or repeated `brand_ids=1&brand_ids=2`.")
     production_run_ids = IdListField(required=False, help_text="Production run ids, same forms as brand_ids.")
-    status = StatusListField(required=False, help_text="One or more statuses (`in_transit,lost`).")
+    status = StatusListField(
+        required=False,
+        help_text="One or more of " + ", ".join(TrackerStatus.values) + " (`in_transit,lost`, or repeated).",
+    )
     search = serializers.CharField(
         required=False,
         allow_blank=True,

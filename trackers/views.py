@@ -9,7 +9,7 @@ import time
 from contextlib import contextmanager
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -63,11 +63,14 @@ class ReferenceListApi(APIView):
 
 def reference_schema(serializer, description: str, parameters=None):
     """Return the OpenAPI decoration of a reference endpoint."""
-    return extend_schema(
-        tags=["reference data"],
-        description=description,
-        parameters=parameters or [],
-        responses={200: serializer(many=True), **ERRORS},
+    return extend_schema_view(
+        get=extend_schema(
+            operation_id=serializer.Meta.model._meta.model_name + "_list",
+            tags=["reference data"],
+            description=description,
+            parameters=parameters or [],
+            responses={200: serializer(many=True), **ERRORS},
+        )
     )
 
 
@@ -114,6 +117,7 @@ class TrackerListApi(APIView):
     """The dashboard's tracker list: filtered, paginated, constant query count, cached 5 min."""
 
     @extend_schema(
+        operation_id="trackers_list",
         tags=["trackers"],
         parameters=[TrackerListParamsSerializer],
         responses={200: out.TrackerPageSerializer, **ERRORS},
@@ -145,7 +149,9 @@ class TrackerStatsApi(APIView):
     # The clock is a class attribute so tests can replace it (DRF's throttle style).
     clock = staticmethod(timezone.now)
 
-    @extend_schema(tags=["trackers"], responses={200: out.TrackerStatsSerializer, **ERRORS})
+    @extend_schema(
+        operation_id="tracker_stats", tags=["trackers"], responses={200: out.TrackerStatsSerializer, **ERRORS}
+    )
     def get(self, request):
         parse_params(NoParamsSerializer, request.query_params)
         with dashboard_timer("tracker_stats"):
@@ -157,6 +163,7 @@ class MyScopeApi(APIView):
     """The size of the caller's data scope and whether the dashboard should load lazily."""
 
     @extend_schema(
+        operation_id="me_scope",
         tags=["trackers"],
         responses={200: out.ScopeSummarySerializer, **ERRORS},
         description="`lazy_mode` is true when `tracker_count` exceeds `lazy_threshold` (TRACKERS_LAZY_THRESHOLD).",

@@ -212,3 +212,9 @@ class TestMyScope:
 
     def test_unknown_parameter_is_rejected(self, world):
         assert_bad_param(api_as(world["user_a"]).get(SCOPE_URL, {"user_id": 1}), "user_id")
+
+
+def test_schema_lists_the_stats_and_scope_endpoints(db):
+    schema = api_as(make_user("reader")).get("/api/schema/", {"format": "json"}).json()
+    assert schema["paths"]["/api/me/scope/"]["get"]["operationId"] == "me_scope"
+    assert schema["paths"]["/api/trackers/stats/"]["get"]["operationId"] == "tracker_stats"

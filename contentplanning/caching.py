@@ -41,20 +41,25 @@ USER_DATA = register_namespace(
 )
 
 
-def _owner_scope(instance) -> str:
-    return user_scope(instance.user_id)
+def _owner_scopes(instance) -> list[str]:
+    # The new owner, and the old one when the row moved to another user.
+    owners = dict.fromkeys([instance.user_id, getattr(instance, "loaded_owner", None)])
+    return [user_scope(owner) for owner in owners if owner is not None]
 
 
-def _entry_scope(instance) -> str | None:
-    # strategy is usually cached on the instance; a cascade delete loads it (one query per row).
-    try:
-        return user_scope(instance.strategy.user_id)
-    except ContentStrategy.DoesNotExist:
-        return None  # owner unknown: the whole namespace, rather than risk a stale entry
+def _entry_scopes(instance) -> list[str]:
+    # The strategy is usually cached on the instance; a cascade delete loads it (a query per row).
+    # An entry moved to another strategy also changes the old strategy's owner's data.
+    owners = [instance.strategy.user_id]
+    old_strategy = getattr(instance, "loaded_owner", None)
+    if old_strategy is not None and old_strategy != instance.strategy_id:
+        owners += ContentStrategy.objects.filter(pk=old_strategy).values_list("user_id", flat=True)
+    return [user_scope(owner) for owner in dict.fromkeys(owners)]
 
 
 def register_signal_handlers() -> None:
     """Invalidate a user's entries when their onboarding, strategies, calendar or performance change."""
     for model in (OnboardingProfile, ContentStrategy, ContentPerformance):
-        watch_model(model, [NAMESPACE], scope=_owner_scope)
-    watch_model(CalendarEntry, [NAMESPACE], scope=_entry_scope)
+        watch_model(model, [NAMESPACE], scope=_owner_scopes)
+    # If the strategy cannot be loaded the engine invalidates the whole namespace (safe).
+    watch_model(CalendarEntry, [NAMESPACE], scope=_entry_scopes)

@@ -4,7 +4,23 @@ from django.conf import settings
 from django.db import models
 
 
-class OnboardingProfile(models.Model):
+class OwnerTracking:
+    """Remember the owner column a row was loaded with (``loaded_owner``).
+
+    Moving a row to another owner must invalidate the cached data of both the old and the new
+    owner; the signal receivers only see the new value, so the old one is kept from load time.
+    """
+
+    owner_field = "user_id"
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance.loaded_owner = instance.__dict__.get(cls.owner_field)
+        return instance
+
+
+class OnboardingProfile(OwnerTracking, models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="onboarding")
     website = models.URLField(blank=True)
     industry = models.CharField(max_length=100, blank=True)
@@ -16,7 +32,7 @@ class OnboardingProfile(models.Model):
         return f"Onboarding of {self.user}"
 
 
-class ContentStrategy(models.Model):
+class ContentStrategy(OwnerTracking, models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="content_strategies")
     name = models.CharField(max_length=200)
     pillars = models.JSONField(default=list, blank=True)
@@ -33,12 +49,14 @@ class ContentStrategy(models.Model):
         return self.name
 
 
-class CalendarEntry(models.Model):
+class CalendarEntry(OwnerTracking, models.Model):
     class Status(models.TextChoices):
         IDEA = "idea", "Idea"
         PLANNED = "planned", "Planned"
         DRAFT = "draft", "Draft"
         PUBLISHED = "published", "Published"
+
+    owner_field = "strategy_id"
 
     strategy = models.ForeignKey(ContentStrategy, on_delete=models.CASCADE, related_name="calendar_entries")
     date = models.DateField()
@@ -55,7 +73,7 @@ class CalendarEntry(models.Model):
         return f"{self.date} {self.channel}: {self.title}"
 
 
-class ContentPerformance(models.Model):
+class ContentPerformance(OwnerTracking, models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="content_performance")
     strategy = models.ForeignKey(
         ContentStrategy, null=True, blank=True, on_delete=models.SET_NULL, related_name="performance"

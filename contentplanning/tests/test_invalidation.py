@@ -10,6 +10,7 @@ from contentplanning import services
 from contentplanning.conf import NAMESPACE
 from contentplanning.models import CalendarEntry, ContentPerformance, ContentStrategy, OnboardingProfile
 from contentplanning.services import comprehensive_user_data
+from contentplanning.tests.factories import make_content_user
 
 # Real commits: the invalidations run from transaction.on_commit, as in production.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -163,3 +164,36 @@ def test_bulk_import_refuses_another_users_strategy(alice, bob, provider):
     with pytest.raises(ValueError, match="not user"):
         services.performance_import(user=alice, rows=[{"date": date(2026, 1, 1), "channel": "x", "strategy": foreign}])
     assert not ContentPerformance.objects.filter(channel="x").exists()
+
+
+def test_moving_a_strategy_to_another_user_invalidates_both(alice, bob, provider):
+    carol = make_content_user("carol")
+    for user in (alice, bob, carol):
+        comprehensive_user_data(user=user)
+    strategy = ContentStrategy.objects.get(user=alice)
+    strategy.user = bob
+    strategy.save()
+    assert comprehensive_user_data(user=alice)[0]["strategy_data"]["strategy"] is None
+    assert len(comprehensive_user_data(user=bob)[0]["strategy_data"]["strategies"]) == 2
+    assert comprehensive_user_data(user=carol)[1].tier == "l1"
+    assert provider.calls == 5
+
+
+def test_moving_a_calendar_entry_to_another_users_strategy_invalidates_both(alice, bob, provider):
+    comprehensive_user_data(user=alice)
+    comprehensive_user_data(user=bob)
+    entry = CalendarEntry.objects.filter(strategy__user=alice).first()
+    entry.strategy = ContentStrategy.objects.get(user=bob)
+    entry.save()
+    assert comprehensive_user_data(user=alice)[0]["strategy_data"]["calendar"]["count"] == 2
+    assert comprehensive_user_data(user=bob)[0]["strategy_data"]["calendar"]["count"] == 4
+
+
+def test_moving_performance_to_another_user_invalidates_both(alice, bob, provider):
+    comprehensive_user_data(user=alice)
+    comprehensive_user_data(user=bob)
+    row = ContentPerformance.objects.filter(user=alice).first()
+    row.user, row.strategy = bob, None
+    row.save()
+    assert comprehensive_user_data(user=alice)[0]["performance_data"]["totals"]["impressions"] < 4006
+    assert comprehensive_user_data(user=bob)[0]["performance_data"]["totals"]["impressions"] > 4006

@@ -231,8 +231,7 @@
 
   async function loadBrands() {
     try {
-      const brands = await getJSON(config.api.brands);
-      const items = Array.isArray(brands) ? brands : brands.items || brands.results || [];
+      const items = await getJSON(config.api.brands); // a plain list of {id, name, client_id}
       brandNames.clear();
       for (const brand of items) brandNames.set(String(brand.id), brand.name);
       fillSelect(el.brand, items, "All brands", state.brand, "brand");
@@ -243,6 +242,7 @@
 
   async function loadRuns() {
     const brand = state.brand;
+    if (runsRequest) runsRequest.abort(); // a slow answer for a brand left behind must not land
     if (!brand && !state.run) {
       runsLoadedFor = null;
       fillSelect(el.run, [], "Choose a brand first", "", "run");
@@ -253,30 +253,23 @@
       el.run.value = state.run;
       return;
     }
-    if (runsRequest) runsRequest.abort();
-    runsRequest = new AbortController();
+    const request = new AbortController();
+    runsRequest = request;
     el.run.disabled = true;
     try {
       const params = brand ? { brand_id: brand } : {};
-      const runs = await getJSON(withQuery(config.api.productionRuns, params), runsRequest.signal);
-      const items = Array.isArray(runs) ? runs : runs.items || runs.results || [];
+      const items = await getJSON(withQuery(config.api.productionRuns, params), request.signal);
       fillSelect(el.run, items, "All production runs", state.run, "run");
       runsLoadedFor = brand;
       el.run.disabled = false;
     } catch (error) {
       if (error.name !== "AbortError") showError(error, "Could not load production runs");
+    } finally {
+      if (runsRequest === request) runsRequest = null;
     }
   }
 
   /* ---- Statistics ---------------------------------------------------------------------- */
-
-  function statusCounts(byStatus) {
-    // Accept {"lost": 3, ...} or [{"status": "lost", "count": 3}, ...].
-    if (Array.isArray(byStatus)) {
-      return new Map(byStatus.map((row) => [row.status || row.current_status, row.count]));
-    }
-    return new Map(Object.entries(byStatus || {}));
-  }
 
   function statItem(label, value, modifier) {
     return make("li", { class: `stat${modifier ? " stat-" + modifier : ""}` }, [
@@ -288,10 +281,10 @@
   async function loadStats() {
     try {
       const stats = await getJSON(config.api.stats);
-      const counts = statusCounts(stats.by_status);
-      const total = stats.total ?? [...counts.values()].reduce((a, b) => a + b, 0);
-      const items = [statItem("Trackers", total, "total")];
-      for (const { value, label } of config.statuses) items.push(statItem(label, counts.get(value) || 0, value));
+      // {"total", "by_status": {status: count}, "no_report_24h", "stale_after_hours", ...}
+      const byStatus = stats.by_status || {};
+      const items = [statItem("Trackers", stats.total, "total")];
+      for (const { value, label } of config.statuses) items.push(statItem(label, byStatus[value] || 0, value));
       if (stats.no_report_24h !== undefined) {
         const hours = stats.stale_after_hours ?? config.staleAfterHours;
         items.push(statItem(`No report in ${hours} h`, stats.no_report_24h, "stale"));

@@ -1,7 +1,7 @@
 """Browser-test harness: Debian's chromium driven by playwright against pytest-django's live_server.
 
 Tests marked ``browser`` get a fresh ``page`` (its own context, so no cookie leaks between tests)
-from one chromium process per session. Without ``/usr/bin/chromium`` they skip with a reason,
+from one chromium process per test module. Without ``/usr/bin/chromium`` they skip with a reason,
 unless REQUIRE_SERVICES=1, where a missing browser fails the run. Never ``playwright install``:
 the machine has no internet beyond package registries; install Debian's ``chromium`` instead.
 """
@@ -38,9 +38,11 @@ def chromium_problem() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while playwright runs, its event loop counts as running in this
+# thread, so the async-unsafe override below must not outlive the browser tests into other tests.
+@pytest.fixture(scope="module")
 def browser():
-    """Launch one headless chromium for the session."""
+    """Launch one headless chromium for the test module."""
     problem = chromium_problem()
     if problem:
         if REQUIRE_SERVICES:

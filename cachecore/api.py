@@ -13,11 +13,24 @@ Contract (shared by trackers, contentplanning and monitoring):
     invalidate_all(source="api")                    # every registered namespace, now
     watch_model(Model, namespaces, scope=None)      # signal registry; connect in AppConfig.ready()
     bulk_invalidation(*namespaces, scope=None)      # context manager for update()/bulk_create()/raw SQL
+    InvalidatingQuerySet / InvalidatingManager      # bulk writes of a model invalidate its watched namespaces
+    flush_pending()                                 # fire debounced invalidations now (commands, tests)
+    with uncached_reads(): ...                      # compute() reads with django-cachalot off
     @prewarmer("namespace") def warm(progress) -> int
     stats() -> dict
 """
 
-from cachecore.invalidation import bulk_invalidation, invalidate, invalidate_all, invalidate_now, watch_model
+from cachecore.cachalot import uncached_reads
+from cachecore.invalidation import (
+    InvalidatingManager,
+    InvalidatingQuerySet,
+    bulk_invalidation,
+    flush_pending,
+    invalidate,
+    invalidate_all,
+    invalidate_now,
+    watch_model,
+)
 from cachecore.namespaces import Namespace, get_namespace, register_namespace
 from cachecore.prewarm import prewarmer
 from cachecore.service import CacheInfo, get_or_compute
@@ -25,8 +38,11 @@ from cachecore.stats import stats
 
 __all__ = [
     "CacheInfo",
+    "InvalidatingManager",
+    "InvalidatingQuerySet",
     "Namespace",
     "bulk_invalidation",
+    "flush_pending",
     "get_namespace",
     "get_or_compute",
     "invalidate",
@@ -35,5 +51,6 @@ __all__ = [
     "prewarmer",
     "register_namespace",
     "stats",
+    "uncached_reads",
     "watch_model",
 ]

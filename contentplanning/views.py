@@ -1,7 +1,5 @@
 """Thin API views of the comprehensive user data, its workflows and its cache management."""
 
-from datetime import datetime
-
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -11,35 +9,9 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from contentplanning import params as qp
 from contentplanning import selectors, services, workflows
 from contentplanning.access import UNKNOWN_USER, resolve_subject
-from contentplanning.serializers import (
-    CalendarDraftQuerySerializer,
-    InvalidateQuerySerializer,
-    SubjectQuerySerializer,
-    UserDataQuerySerializer,
-    WizardStepSerializer,
-)
-
-
-def parse(serializer_class, data) -> dict:
-    """Return validated query parameters or raise a 400 naming the bad one."""
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-def cache_info_payload(info) -> dict:
-    """Return the JSON shape of a CacheInfo."""
-    stamp = info.timestamp
-    if isinstance(stamp, int | float):
-        stamp = datetime.fromtimestamp(stamp, tz=timezone.get_current_timezone())
-    return {
-        "is_cached": info.is_cached,
-        "tier": info.tier,
-        "force_refresh": bool(getattr(info, "force_refresh", False)),
-        "timestamp": stamp.isoformat() if stamp else None,
-    }
 
 
 def success(data, info, message: str) -> Response:
@@ -48,7 +20,7 @@ def success(data, info, message: str) -> Response:
         {
             "status": "success",
             "data": data,
-            "cache_info": cache_info_payload(info),
+            "cache_info": info.as_dict(),
             "message": f"{message} (cache: {'HIT' if info.is_cached else 'MISS'})",
         }
     )
@@ -57,76 +29,70 @@ def success(data, info, message: str) -> Response:
 class SubjectApi(APIView):
     """Base of the endpoints that read one user's data (own data, or anyone's for staff)."""
 
-    query_serializer = SubjectQuerySerializer
-
     def subject(self, request):
-        params = parse(self.query_serializer, request.query_params)
-        user, strategy = resolve_subject(
-            caller=request.user, user_id=params.get("user_id"), strategy_id=params.get("strategy_id")
+        """Return the (user, strategy) the query names, after the permission check."""
+        query = request.query_params
+        return resolve_subject(
+            caller=request.user,
+            user_id=qp.positive_int(query.get("user_id"), "user_id"),
+            strategy_id=qp.positive_int(query.get("strategy_id"), "strategy_id"),
         )
-        return user, strategy, params
 
 
-@extend_schema(parameters=[UserDataQuerySerializer], responses=OpenApiTypes.OBJECT)
+@extend_schema(parameters=[*qp.SUBJECT, qp.FORCE_REFRESH], responses=OpenApiTypes.OBJECT)
 class ComprehensiveUserDataApi(SubjectApi):
     """The front-end data load: a user's onboarding, AI analysis, gaps, strategy and performance."""
 
-    query_serializer = UserDataQuerySerializer
-
     def get(self, request):
-        user, strategy, params = self.subject(request)
-        data, info = services.comprehensive_user_data(
-            user=user, strategy=strategy, force_refresh=params["force_refresh"]
-        )
+        force_refresh = qp.boolean(request.query_params.get("force_refresh"), "force_refresh")
+        user, strategy = self.subject(request)
+        data, info = services.comprehensive_user_data(user=user, strategy=strategy, force_refresh=force_refresh)
         return success(data, info, f"Comprehensive user data of user {user.pk}")
 
 
-@extend_schema(parameters=[SubjectQuerySerializer], responses=OpenApiTypes.OBJECT)
+@extend_schema(parameters=qp.SUBJECT, responses=OpenApiTypes.OBJECT)
 class StrategyDraftApi(SubjectApi):
     """Content strategy generation: a strategy draft from the user's data."""
 
     def get(self, request):
-        user, strategy, _ = self.subject(request)
+        user, strategy = self.subject(request)
         draft, info = workflows.content_strategy_generate(user=user, strategy=strategy)
         return success(draft, info, f"Strategy draft for user {user.pk}")
 
 
-@extend_schema(parameters=[CalendarDraftQuerySerializer], responses=OpenApiTypes.OBJECT)
+@extend_schema(parameters=[*qp.SUBJECT, qp.START, qp.WEEKS_PARAM], responses=OpenApiTypes.OBJECT)
 class CalendarDraftApi(SubjectApi):
     """Calendar generation: proposed slots for the next weeks."""
 
-    query_serializer = CalendarDraftQuerySerializer
-
     def get(self, request):
-        user, strategy, params = self.subject(request)
-        start = params.get("start") or timezone.localdate()
-        slots, info = workflows.calendar_generate(user=user, strategy=strategy, start=start, weeks=params["weeks"])
+        start = qp.iso_date(request.query_params.get("start"), "start") or timezone.localdate()
+        weeks = qp.weeks(request.query_params.get("weeks"))
+        user, strategy = self.subject(request)
+        slots, info = workflows.calendar_generate(user=user, strategy=strategy, start=start, weeks=weeks)
         return success({"start": start.isoformat(), "slots": slots}, info, f"Calendar draft for user {user.pk}")
 
 
 @extend_schema(
-    parameters=[
-        SubjectQuerySerializer,
-        OpenApiParameter("step", str, OpenApiParameter.PATH, enum=workflows.WIZARD_STEPS),
-    ],
+    parameters=[*qp.SUBJECT, OpenApiParameter("step", str, OpenApiParameter.PATH, enum=workflows.WIZARD_STEPS)],
     responses=OpenApiTypes.OBJECT,
 )
 class CalendarWizardStepApi(SubjectApi):
     """The calendar wizard: the data one step shows."""
 
     def get(self, request, step):
-        step = parse(WizardStepSerializer, {"step": step})["step"]
-        user, strategy, _ = self.subject(request)
+        if step not in workflows.WIZARD_STEPS:
+            raise qp.invalid("step", f"must be one of {', '.join(workflows.WIZARD_STEPS)}.")
+        user, strategy = self.subject(request)
         data, info = workflows.calendar_wizard_step(user=user, step=step, strategy=strategy)
         return success(data, info, f"Calendar wizard step {step} for user {user.pk}")
 
 
-@extend_schema(parameters=[SubjectQuerySerializer], responses=OpenApiTypes.OBJECT)
+@extend_schema(parameters=qp.SUBJECT, responses=OpenApiTypes.OBJECT)
 class FrameworkApi(SubjectApi):
     """The 12-step content framework with each step's completion."""
 
     def get(self, request):
-        user, strategy, _ = self.subject(request)
+        user, strategy = self.subject(request)
         data, info = workflows.twelve_step_framework(user=user, strategy=strategy)
         return success(data, info, f"12-step framework for user {user.pk}")
 
@@ -144,7 +110,7 @@ class CacheStatsApi(APIView):
 @extend_schema(
     parameters=[
         OpenApiParameter("user_id", int, OpenApiParameter.PATH),
-        OpenApiParameter("strategy_id", int, OpenApiParameter.QUERY, required=False),
+        OpenApiParameter("strategy_id", int, description="reported separately; all the user's entries are retired"),
     ],
     responses=OpenApiTypes.OBJECT,
 )
@@ -154,15 +120,16 @@ class CacheInvalidateApi(APIView):
     permission_classes = [IsAdminUser]
 
     def delete(self, request, user_id):
-        params = parse(InvalidateQuerySerializer, {**request.query_params.dict(), "user_id": user_id})
-        if selectors.user_get(params["user_id"]) is None:
-            raise NotFound(UNKNOWN_USER.format(user_id=params["user_id"]))
-        invalidated = services.user_data_invalidate(user_id=params["user_id"], strategy_id=params.get("strategy_id"))
+        user_id = qp.positive_int(user_id, "user_id")
+        strategy_id = qp.positive_int(request.query_params.get("strategy_id"), "strategy_id")
+        if selectors.user_get(user_id) is None:
+            raise NotFound(UNKNOWN_USER.format(user_id=user_id))
+        invalidated = services.user_data_invalidate(user_id=user_id, strategy_id=strategy_id)
         return Response(
             {
                 "status": "success",
                 "invalidated": invalidated,
-                "message": f"Invalidated the cached data of user {params['user_id']}",
+                "message": f"Invalidated the cached data of user {user_id}",
             }
         )
 

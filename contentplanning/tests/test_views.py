@@ -325,3 +325,12 @@ def test_staff_reads_another_users_data(api, staff, provider):
     api.force_authenticate(staff)
     body = api.get(DATA, {"user_id": carol.pk}).json()
     assert body["data"]["user"]["username"] == "carol"
+
+
+@pytest.mark.parametrize(("raw", "refresh"), [("1", True), ("YES", True), ("on", True), ("0", False), ("False", False)])
+def test_force_refresh_spellings(api, alice, provider, raw, refresh):
+    api.force_authenticate(alice)
+    api.get(DATA)
+    body = api.get(DATA, {"force_refresh": raw}).json()
+    assert body["cache_info"]["force_refresh"] is refresh
+    assert body["cache_info"]["tier"] == ("miss" if refresh else "l1")

@@ -6,6 +6,9 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, DateTimeField, Exists, Max, OuterRef, Q, Sum, Value
 from django.db.models.functions import Coalesce, Greatest, TruncMonth, TruncWeek
 
+from cachecore.api import stats
+from cachecore.models import CacheEntry
+from contentplanning.conf import NAMESPACE
 from contentplanning.models import CalendarEntry, ContentPerformance, ContentStrategy, OnboardingProfile
 
 PERIODS = {"month": TruncMonth, "week": TruncWeek}
@@ -131,17 +134,11 @@ def expired_cache_entry_ids(*, now: datetime, limit: int) -> list[int]:
 
 def _cache_entries():
     # The cache table is the engine's documented L3 (DESIGN.md); we read only our namespace's rows.
-    from cachecore.models import CacheEntry
-    from contentplanning.conf import NAMESPACE
-
     return CacheEntry.objects.filter(namespace=NAMESPACE)
 
 
 def user_data_cache_stats(*, now: datetime, limit: int = 10) -> dict:
     """Return the L3 row counts, the most accessed rows and this process's hit rates per tier."""
-    from cachecore.api import stats
-    from contentplanning.conf import NAMESPACE
-
     counters = stats()["namespaces"].get(NAMESPACE, {})
     tiers = counters.get("tiers", {})
     return {

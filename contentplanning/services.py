@@ -9,8 +9,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from cachecore.api import CacheInfo, bulk_invalidation, get_or_compute, invalidate_now
-from cachecore.cachalot import uncached_reads  # DESIGN.md: computes read with cachalot off
+from cachecore.api import CacheInfo, bulk_invalidation, get_or_compute, invalidate_now, uncached_reads
+from cachecore.models import CacheEntry  # the L3 table: cleanup of our namespace's expired rows
 from contentplanning import gaps, providers, selectors
 from contentplanning.caching import user_scope
 from contentplanning.conf import NAMESPACE
@@ -193,8 +193,6 @@ def user_data_invalidate(*, user_id: int, strategy_id: int | None = None) -> dic
 
 def user_data_cleanup(*, now=None) -> int:
     """Delete the expired L3 rows of the user-data namespace in batches; return how many."""
-    from cachecore.models import CacheEntry
-
     now = now or timezone.now()
     removed = 0
     while ids := selectors.expired_cache_entry_ids(now=now, limit=CLEANUP_BATCH):

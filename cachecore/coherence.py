@@ -59,7 +59,8 @@ def publish(namespace: str | None, scope: str | None = None, generation=None) ->
     client = redis_client()
     if client is None:
         return 0
-    return client.publish(settings.CACHECORE_CHANNEL, encode_event(namespace, scope, generation))
+    # Through L2's circuit breaker: while Redis is down an invalidation does not pay a timeout here.
+    return tiers.l2_call(client.publish, settings.CACHECORE_CHANNEL, encode_event(namespace, scope, generation))
 
 
 def apply_event(raw) -> bool:

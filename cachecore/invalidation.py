@@ -293,10 +293,12 @@ def fire(namespace: str, scope: str | None, sources: tuple[str, ...]) -> bool:
 def _step(failed: list[str], name: str, fn, *args):
     try:
         return fn(*args)
+    except tiers.TierUnavailable as exc:  # an outage the tier already counted and logged
+        logger.debug("cachecore: invalidation step %s skipped: %s", name, exc)
     except Exception:
         logger.exception("cachecore: invalidation step %s failed", name)
-        failed.append(name)
-        return None
+    failed.append(name)
+    return None
 
 
 def _is_persistent(namespace: str) -> bool:

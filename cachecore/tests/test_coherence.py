@@ -184,3 +184,25 @@ def test_a_write_in_one_process_evicts_the_l1_of_another_within_one_second():
         if peer.poll() is None:
             peer.kill()
             peer.wait(5)
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_invalidation_during_a_redis_outage_returns_and_is_counted(coherent_ns, settings):
+    from cachecore import invalidation
+    from cachecore.tests.invalidation_helpers import failures
+
+    get_or_compute(coherent_ns, {}, lambda: "v")
+    closed_port = PrivateRedis()._free_port()  # nothing listens there
+    down = {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{closed_port}/0"}
+    settings.CACHES = {"default": down}
+    try:
+        for _ in range(5):
+            invalidation.invalidate_now(coherent_ns)  # never raises into the caller
+        assert failures(coherent_ns) == 5
+        assert tiers.l1.entries_by_namespace() == {}  # the local steps still ran
+        assert tiers.l2_breaker.info()["state"] != "closed"  # later calls skip Redis instead of waiting
+    finally:
+        from django.core.cache import caches
+
+        caches["default"].close()

@@ -30,7 +30,8 @@ _BOOLS = {"true": True, "false": False}
 
 
 def _normalise(value, name: str):
-    if value is None or isinstance(value, bool):
+    kind = type(value)
+    if kind is int or value is None or kind is bool:  # the common cases first: this is the hot path
         return value
     if isinstance(value, int):
         return int(value)
@@ -62,6 +63,9 @@ def _normalise(value, name: str):
 
 
 def _sorted_unique(values: list) -> list:
+    kinds = {type(v) for v in values}
+    if kinds == {int} or kinds == {str}:
+        return sorted(set(values))
     unique = {json.dumps(v, sort_keys=True, default=str): v for v in values}
     return [unique[k] for k in sorted(unique)]
 

@@ -75,7 +75,7 @@ class TieredCache:
             entry = tiers.l1.get(l1_key)
             if entry is not None:
                 stats.record_request(ns.name, "l1", "hit")
-                return entry[1], CacheInfo("l1", True, _ts(entry[2]), False)
+                return entry[1], CacheInfo("l1", True, entry[2], False)
             stats.record_request(ns.name, "l1", "miss")
         scope = ns.scope(canon) if ns.scope else None
         return self._slow_path(_Call(ns, canon, key_hash, scope, l1_key, force_refresh), compute)
@@ -228,7 +228,7 @@ class TieredCache:
             call.l1_key,
             value,
             ttl=ttl,
-            created=created,
+            created=_ts(created),  # stored as the datetime CacheInfo needs: an L1 hit converts nothing
             size=size,
             namespace=call.ns.name,
             scope=call.scope,

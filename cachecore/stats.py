@@ -96,6 +96,11 @@ def remove_observer(observer) -> None:
         _rebuild_hooks()
 
 
+def observers() -> tuple:
+    """Return the registered observers."""
+    return tuple(_observers)
+
+
 def _rebuild_hooks() -> None:
     for hook in _hooks:
         _hooks[hook] = [getattr(o, hook) for o in _observers if callable(getattr(o, hook, None))]

@@ -50,7 +50,7 @@ class L1Cache:
         self._seq_scope: dict[tuple[str, str], int] = {}
 
     # Entry layout (a tuple is the cheapest thing to build and read):
-    # (expires_at_monotonic | None, value, created_wall_ts, size, namespace, scope)
+    # (expires_at_monotonic | None, value, created datetime, size, namespace, scope)
 
     def get(self, key: str):
         """Return the live entry tuple for ``key`` or None."""

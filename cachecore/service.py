@@ -106,7 +106,7 @@ class TieredCache:
             singleflight.land(flight_key, flight)
 
     def _follow(self, call: _Call, gens, flight, compute, marker):
-        stale = self._stale(call) if call.ns.stale_while_revalidate else None
+        stale = self._stale(call) if call.ns.stale_while_revalidate and not call.force_refresh else None
         if stale is not None:
             return stale
         if flight.wait(conf.settings.CACHECORE_LOCK_WAIT):
@@ -136,7 +136,7 @@ class TieredCache:
 
     def _wait_for_other_process(self, call: _Call, gens, marker, lock):
         """Poll L2 while another process computes; return its value, a stale one, or None to compute."""
-        if call.ns.stale_while_revalidate:
+        if call.ns.stale_while_revalidate and not call.force_refresh:
             stale = self._stale(call)
             if stale is not None:
                 return stale

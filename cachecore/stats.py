@@ -6,13 +6,17 @@ nothing under concurrency; ``stats()`` adds the per-thread dicts up when someone
 
 import logging
 import threading
+import weakref
 
 logger = logging.getLogger("cachecore")
 
 TIERS = ("l1", "l2", "l3")
 
 _local = threading.local()
-_all_counts: list[dict] = []
+# (weak reference to the owning thread, its counters); dead threads are folded into _retired so
+# a server that starts a thread per request does not accumulate dicts.
+_all_counts: list[tuple] = []
+_retired: dict = {}
 _registry_lock = threading.Lock()
 _observers: list = []
 # Bound methods per hook, rebuilt when observers change, so a call site loops over a plain list.
@@ -25,8 +29,23 @@ def _counts() -> dict:
     except AttributeError:
         counts = _local.counts = {}
         with _registry_lock:
-            _all_counts.append(counts)
+            _all_counts.append((weakref.ref(threading.current_thread()), counts))
+            if len(_all_counts) > 64:
+                _fold_dead_threads()
         return counts
+
+
+def _fold_dead_threads() -> None:
+    # Called with _registry_lock held. A dead thread no longer writes to its dict.
+    alive = []
+    for ref, counts in _all_counts:
+        thread = ref()
+        if thread is not None and thread.is_alive():
+            alive.append((ref, counts))
+            continue
+        for key, value in counts.items():
+            _retired[key] = _retired.get(key, 0) + value
+    _all_counts[:] = alive
 
 
 def _incr(key) -> None:
@@ -109,7 +128,8 @@ def _rebuild_hooks() -> None:
 def totals() -> dict:
     """Return the raw counters summed over all threads (keys are tuples)."""
     with _registry_lock:
-        snapshots = [c.copy() for c in _all_counts]
+        _fold_dead_threads()
+        snapshots = [_retired.copy()] + [c.copy() for _, c in _all_counts]
     total: dict = {}
     for snap in snapshots:
         for key, value in snap.items():
@@ -120,7 +140,8 @@ def totals() -> dict:
 def reset() -> None:
     """Zero every counter (tests)."""
     with _registry_lock:
-        for counts in _all_counts:
+        _retired.clear()
+        for _, counts in _all_counts:
             counts.clear()
 
 

@@ -107,12 +107,15 @@ class L1Cache:
     def evict(self, namespace: str, scope: str | None = None) -> int:
         """Drop the entries of a namespace (or of one scope of it) and block older pending writes."""
         with self._lock:
+            # Readers reorder the dict without the lock (move_to_end), so iterate over a snapshot
+            # taken in one C-level call rather than over the live dict.
+            items = list(self._data.items())
             if scope is None:
                 self._seq_ns[namespace] = self._seq_ns.get(namespace, 0) + 1
-                doomed = [k for k, e in self._data.items() if e[4] == namespace]
+                doomed = [k for k, e in items if e[4] == namespace]
             else:
                 self._seq_scope[(namespace, scope)] = self._seq_scope.get((namespace, scope), 0) + 1
-                doomed = [k for k, e in self._data.items() if e[4] == namespace and e[5] == scope]
+                doomed = [k for k, e in items if e[4] == namespace and e[5] == scope]
             for key in doomed:
                 self._bytes -= self._data.pop(key)[3]
         return len(doomed)

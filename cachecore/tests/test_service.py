@@ -316,6 +316,16 @@ class TestSingleFlight:
         value, info = get_or_compute(ns.name, {"user_id": 1}, Counter())
         assert (value, info.tier, info.stale) == ("v1", "l2", True)
 
+    def test_force_refresh_never_gets_the_stale_value(self, make_ns):
+        ns = make_ns(l1_ttl=60, l2_ttl=60, stale_while_revalidate=True)
+        get_or_compute(ns.name, {}, lambda: "v1")
+        key_hash = keys.param_hash(keys.canonical_params(ns, {}))
+        other = singleflight.ClusterLock(keys.lock_key(ns.name, key_hash))
+        assert other.acquire()
+        service.cache.sleep = lambda seconds: other.release()
+        value, info = get_or_compute(ns.name, {}, lambda: "v2", force_refresh=True)
+        assert (value, info.stale, info.tier) == ("v2", False, "miss")
+
     def test_stale_while_revalidate_in_process_followers(self, make_ns):
         ns = make_ns(l1_ttl=60, l2_ttl=60, stale_while_revalidate=True)
         get_or_compute(ns.name, {}, lambda: "v1")
@@ -388,3 +398,13 @@ class TestStats:
         get_or_compute(ns.name, {}, Counter())
         get_or_compute(ns.name, {}, Counter())
         assert access.pending() == 1
+
+
+class TestStatsThreads:
+    def test_counts_of_finished_threads_are_kept(self):
+        threads = [threading.Thread(target=stats.record_compute, args=("gone",)) for _ in range(100)]
+        for t in threads:
+            t.start()
+            t.join()
+        assert stats.stats()["namespaces"]["gone"]["computes"] == 100
+        assert len(stats._all_counts) < 100  # dead threads' dicts were folded away

@@ -131,3 +131,33 @@ class TestL3Delete:
         with count_queries() as q:
             assert tiers.l3_delete(ns.name) == 0
         assert len(q) == 0
+
+
+def test_concurrent_reads_writes_and_evictions_stay_consistent():
+    import threading
+
+    errors = []
+    stop = threading.Event()
+
+    def reader():
+        try:
+            while not stop.is_set():
+                for i in range(50):
+                    l1.get(f"k{i}")
+        except Exception as exc:  # noqa: BLE001 - any error is the failure we look for
+            errors.append(exc)
+
+    readers = [threading.Thread(target=reader) for _ in range(4)]
+    for t in readers:
+        t.start()
+    try:
+        for round_ in range(200):
+            for i in range(50):
+                put(f"k{i}", ns="n", scope=f"s{i % 3}", size=10)
+            tiers.l1_evict("n", f"s{round_ % 3}")
+    finally:
+        stop.set()
+        for t in readers:
+            t.join()
+    assert errors == []
+    assert l1.info()["bytes"] == 10 * len(l1)

@@ -215,6 +215,23 @@ class TestOnPostgres:
     def test_migration_installed_the_triggers(self):
         assert set(NOTIFIED_TABLES) <= set(pgnotify.installed_triggers())
 
+    def test_the_trackers_migration_reverses_and_reapplies(self):
+        from django.db.migrations.loader import MigrationLoader
+
+        loader = MigrationLoader(connection)
+        migration = loader.get_migration("trackers", "0002_notify_triggers")
+        with connection.schema_editor() as editor:
+            migration.unapply(loader.project_state(("trackers", "0002_notify_triggers")), editor)
+        remaining = pgnotify.installed_triggers()
+        assert not set(NOTIFIED_TABLES) & set(remaining)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT to_regproc('cachecore_notify') IS NULL")
+            # The shared function goes with its last trigger (other apps' migrations may keep it).
+            assert cursor.fetchone()[0] is (not remaining)
+        with connection.schema_editor() as editor:
+            migration.apply(loader.project_state(("trackers", "0001_initial")), editor)
+        assert set(NOTIFIED_TABLES) <= set(pgnotify.installed_triggers())
+
     def test_operation_reverses_and_reapplies(self):
         operation = InstallNotifyTriggers(["trackers_image"])
         with connection.schema_editor() as editor:

@@ -1,6 +1,12 @@
 """Admin registrations for the trackers domain (no N+1 lists: list_select_related everywhere)."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_http_methods
 
 from trackers.models import (
     Brand,
@@ -97,6 +103,13 @@ class TrackerAdmin(admin.ModelAdmin):
         when = f" at {obj.latest_timestamp:%Y-%m-%d %H:%M}" if obj.latest_timestamp else ""
         return f"{obj.latest_nearest_city or '?'} ({obj.latest_latitude:.4f}, {obj.latest_longitude:.4f}){when}"
 
+    actions = ["sync_state_now"]
+
+    @admin.action(description="Sync current state from location history now (all trackers)")
+    def sync_state_now(self, request, queryset):
+        # The sync is incremental and global: the selection only starts it.
+        run_sync_from_admin(request)
+
 
 @admin.register(LocationHistory)
 class LocationHistoryAdmin(admin.ModelAdmin):
@@ -113,3 +126,54 @@ class LocationHistoryAdmin(admin.ModelAdmin):
 class SyncWatermarkAdmin(admin.ModelAdmin):
     list_display = ["name", "last_history_id", "updated_at", "last_run_rows", "last_run_trackers", "last_run_seconds"]
     readonly_fields = list_display
+    change_list_template = "admin/trackers/syncwatermark/change_list.html"
+
+    def get_urls(self):
+        sync_now = self.admin_site.admin_view(self.sync_now_view)
+        return [path("sync-now/", sync_now, name="trackers_syncwatermark_sync_now"), *super().get_urls()]
+
+    @staticmethod
+    def has_sync_permission(request) -> bool:
+        return request.user.has_perm("trackers.change_syncwatermark")
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_sync_now": self.has_sync_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    @method_decorator(require_http_methods(["GET", "POST"]))
+    def sync_now_view(self, request):
+        """Confirm (GET) and run (POST) the state sync, then return to the watermark list."""
+        if not self.has_sync_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            run_sync_from_admin(request)
+            return redirect("admin:trackers_syncwatermark_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Sync tracker state now",
+            "opts": self.model._meta,
+            "watermarks": SyncWatermark.objects.all(),
+            "max_batches": ADMIN_SYNC_MAX_BATCHES,
+        }
+        return TemplateResponse(request, "admin/trackers/syncwatermark/sync_now.html", context)
+
+
+# A web request must not run for minutes: the admin applies at most this many batches per click.
+ADMIN_SYNC_MAX_BATCHES = 20
+
+
+def run_sync_from_admin(request) -> None:
+    """Run one bounded state sync and report its outcome as an admin message."""
+    from trackers.sync import SyncAlreadyRunning, sync_tracker_state
+
+    if not request.user.has_perm("trackers.change_syncwatermark"):
+        raise PermissionDenied
+    try:
+        result = sync_tracker_state(max_batches=ADMIN_SYNC_MAX_BATCHES)
+    except SyncAlreadyRunning as exc:
+        messages.warning(request, str(exc))
+        return
+    level = messages.SUCCESS if result.rows or result.stale_marked else messages.INFO
+    messages.add_message(request, level, f"State sync: {result.summary()}")
+    if not result.complete:
+        messages.warning(request, f"Stopped after {ADMIN_SYNC_MAX_BATCHES} batches; run it again or use the command.")

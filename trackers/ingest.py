@@ -312,7 +312,7 @@ def _ingest(reports, client_ids, now) -> IngestResult:
         received=len(reports),
         created=len(created),
         trackers=len({row.tracker_id for row in created}),
-        state_updated=updated,
+        state_updated=len(updated),
     )
 
 

@@ -121,16 +121,16 @@ def newest_per_tracker(reports: Iterable[Report]) -> list[Report]:
     return list(newest.values())
 
 
-def apply_reports(reports: Iterable[Report], *, now: datetime) -> int:
-    """Apply the newest report per tracker to its state, never regressing it; return trackers changed."""
+def apply_reports(reports: Iterable[Report], *, now: datetime) -> set[int]:
+    """Apply the newest report per tracker to its state, never regressing it; return the trackers changed."""
     newest = newest_per_tracker(reports)
-    changed = 0
+    changed: set[int] = set()
     for start in range(0, len(newest), UPDATE_CHUNK):
-        changed += _update_state(newest[start : start + UPDATE_CHUNK], now=now)
+        changed.update(_update_state(newest[start : start + UPDATE_CHUNK], now=now))
     return changed
 
 
-def _update_state(reports: list[Report], *, now: datetime) -> int:
+def _update_state(reports: list[Report], *, now: datetime) -> list[int]:
     # One statement per chunk; the WHERE guard makes it safe against concurrent writers (row locks).
     vendor = connection.vendor
     ops = connection.ops
@@ -171,7 +171,7 @@ def _update_state(reports: list[Report], *, now: datetime) -> int:
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, fresh_after])
-        return len(cursor.fetchall())
+        return [row[0] for row in cursor.fetchall()]
 
 
 # PostgreSQL infers VALUES column types from the first row, so every value is cast explicitly
@@ -334,6 +334,8 @@ def _history_writer_active() -> bool:
 
 def _apply_batches(head, result, batch_size, now, should_stop, max_batches, progress, name) -> None:
     cursor = _Cursor(watermark=head.watermark, position=head.watermark)
+    # Distinct trackers changed: bounded by the fleet, not by the number of rows read.
+    touched: set[int] = set()
     while True:
         if should_stop() or (max_batches is not None and result.batches >= max_batches):
             result.complete = False
@@ -342,12 +344,13 @@ def _apply_batches(head, result, batch_size, now, should_stop, max_batches, prog
             batch = _read_batch(cursor.position, batch_size)
             if not batch:
                 break
-            result.trackers += apply_reports(batch, now=now)
+            touched.update(apply_reports(batch, now=now))
             cursor.advance([r.history_id for r in batch])
             cursor.settle()
             _advance_watermark(name, cursor.watermark)
         result.rows += len(batch)
         result.batches += 1
+        result.trackers = len(touched)
         result.watermark_to = max(result.watermark_to, cursor.watermark)
         result.held_at_gap = cursor.held
         if progress:

@@ -56,7 +56,8 @@ class TestGoodBatch:
         assert tracker.latest_nearest_city == "Newest"
         assert tracker.latest_timestamp == BASE_TIME + timedelta(hours=6)
         assert tracker.last_report_received >= BASE_TIME + timedelta(hours=6)
-        assert tracker.latest_history_id == LocationHistory.objects.get(tracker=tracker, timestamp=tracker.latest_timestamp).pk
+        newest = LocationHistory.objects.get(tracker=tracker, timestamp=tracker.latest_timestamp)
+        assert tracker.latest_history_id == newest.pk
 
     def test_an_older_report_is_stored_but_never_regresses_the_state(self, data, staff):
         tracker = data.trackers[0]

@@ -200,6 +200,14 @@ class Listener:
         pause = self._backoff.next()
         return pause if deadline is None else max(0.0, min(pause, deadline - self.clock()))
 
+    @staticmethod
+    def _callback(fn, *args) -> None:
+        # A failing handler is a bug to log, not a reason to drop the connection and reconnect.
+        try:
+            fn(*args)
+        except Exception:
+            logger.exception("cachecore: invalidation listener handler failed for %s", args)
+
     def _listen(self, conn, deadline) -> None:
         conn.execute(f"LISTEN {self.channel}")
         self.backend_pid = conn.info.backend_pid
@@ -207,7 +215,7 @@ class Listener:
         self.stats.connects += 1
         self._backoff.reset()
         # LISTEN is active before the catch-up invalidation, so nothing falls in between.
-        self._on_connect(first)
+        self._callback(self._on_connect, first)
         self.listening.set()
         last_activity = self.clock()
         while not self._done(deadline):
@@ -217,7 +225,7 @@ class Listener:
                 self.stats.notifications += 1
                 parsed = parse_payload(notify.payload)
                 if parsed is not None:
-                    self._on_notify(*parsed)
+                    self._callback(self._on_notify, *parsed)
                 if self._done(deadline):
                     return
             now = self.clock()

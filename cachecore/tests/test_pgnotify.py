@@ -315,3 +315,13 @@ def _listening_backends(dbname: str) -> int:
             [dbname],
         )
         return cursor.fetchone()[0]
+
+
+def test_a_failing_handler_does_not_drop_the_connection():
+    def broken(table, op):
+        raise LookupError("unregistered namespace")
+
+    conn = FakeConnection([[FakeNotify("a"), FakeNotify("b")]], pid=9)
+    listener = Listener(lambda: conn, broken, lambda first: None, backoff=Backoff(initial=0, maximum=0))
+    stats = listener.run(max_notifications=2)
+    assert (stats.notifications, stats.connects, stats.lost_connections) == (2, 1, 0)

@@ -64,9 +64,10 @@ class QuantileSketch:
         """Return the values at quantiles ``qs`` (each in [0, 1]); None when empty."""
         if not self.count:
             return [None for _ in qs]
-        # Rank convention: the sample at index floor(q * (n - 1)) of the sorted samples.
+        # Nearest rank: the smallest sample with at least q * n samples at or below it, i.e. index
+        # ceil(q * n) - 1 of the sorted samples ("95 % of the samples took at most P95").
         last = self.count - 1
-        wanted = sorted((int(q * last), pos) for pos, q in enumerate(qs))
+        wanted = sorted((max(0, math.ceil(q * self.count) - 1), pos) for pos, q in enumerate(qs))
         result: list[float | None] = [None] * len(qs)
         # The largest sample is known exactly (and may sit in the clamped overflow bucket).
         while wanted and wanted[-1][0] == last:

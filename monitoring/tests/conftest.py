@@ -3,7 +3,7 @@
 import pytest
 
 from monitoring.performance import tracker
-from tests.browser.conftest import browser, login, page  # noqa: F401 - fixtures for test_page.py
+from tests.browser.conftest import browser, login, page, screenshot  # noqa: F401 - fixtures for test_page.py
 
 
 @pytest.fixture

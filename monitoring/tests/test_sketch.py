@@ -1,5 +1,6 @@
 """QuantileSketch: percentiles within 2 % of exact, constant memory, merge and round trip."""
 
+import math
 import random
 
 import pytest
@@ -10,7 +11,8 @@ QUANTILES = (0.5, 0.95, 0.99)
 
 
 def exact(sorted_values, q):
-    return sorted_values[int(q * (len(sorted_values) - 1))]
+    """Return the nearest-rank percentile: index ceil(q * n) - 1."""
+    return sorted_values[max(0, math.ceil(q * len(sorted_values)) - 1)]
 
 
 def distributions():
@@ -43,6 +45,15 @@ def test_min_and_max_are_exact_and_bound_every_quantile():
     assert sketch.quantile(0.0) == 0.2
     assert sketch.quantile(1.0) == 12.25
     assert (sketch.min, sketch.max, sketch.count) == (0.2, 12.25, 4)
+
+
+def test_nearest_rank_on_small_samples():
+    sketch = QuantileSketch()
+    for v in (10.0, 20.0, 30.0):
+        sketch.add(v)
+    p50, p95 = sketch.quantiles(0.5, 0.95)
+    assert abs(p50 - 20.0) / 20.0 <= RELATIVE_ACCURACY
+    assert p95 == 30.0  # 95 % of three samples is all three
 
 
 def test_empty_sketch_answers_none():

@@ -9,7 +9,12 @@
 
   function text(value, unit) {
     if (value === null || value === undefined) return dash + (unit ? " " + unit : "");
-    return unit ? value + " " + unit : String(value);
+    return unit ? ms(value) + " " + unit : String(value);
+  }
+
+  // Milliseconds with two decimals, as the server renders them (floatformat:2).
+  function ms(value) {
+    return value === null || value === undefined ? dash : Number(value).toFixed(2);
   }
 
   function formatUptime(seconds) {
@@ -78,9 +83,9 @@
       cell(tr, code(row.name), "name");
       cell(tr, row.kind);
       cell(tr, text(row.count), "num");
-      cell(tr, text(row.avgTime), "num");
-      cell(tr, text(row.p95), "num");
-      cell(tr, text(row.maxTime), "num");
+      cell(tr, ms(row.avgTime), "num");
+      cell(tr, ms(row.p95), "num");
+      cell(tr, ms(row.maxTime), "num");
       cell(tr, rating(row.rating));
       tbody.appendChild(tr);
     });
@@ -91,7 +96,7 @@
       const li = document.createElement("li");
       li.appendChild(code(r.name));
       li.appendChild(document.createTextNode(
-        ": median " + r.baselineMedian + " ms → " + r.recentMedian + " ms (×" + r.ratio + ")"));
+        ": median " + ms(r.baselineMedian) + " ms → " + ms(r.recentMedian) + " ms (×" + r.ratio + ")"));
       list.appendChild(li);
     });
     if (!perf.regressions.length) {
@@ -132,7 +137,7 @@
       if (!dd) return;
       dd.dataset.status = deps[name].status;
       dd.textContent = deps[name].status +
-        (deps[name].latencyMs === undefined ? "" : " · " + deps[name].latencyMs + " ms");
+        (deps[name].latencyMs === undefined ? "" : " · " + ms(deps[name].latencyMs) + " ms");
     });
   }
 

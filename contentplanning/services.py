@@ -82,7 +82,7 @@ def analyse(context: dict) -> dict:
     except Exception as exc:  # noqa: BLE001 - a provider bug must not fail the user's request
         logger.exception("AI analysis provider %s failed", provider.name)
         return {"status": "unavailable", "provider": provider.name, "reason": f"provider error: {exc}"}
-    return {"status": "available", "provider": provider.name, **result}
+    return {**result, "status": "available", "provider": provider.name}  # the answer cannot fake its status
 
 
 def _select_strategy(strategies: list[dict], strategy_id: int | None) -> dict | None:

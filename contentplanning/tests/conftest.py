@@ -4,6 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from contentplanning import providers
+from contentplanning.tests.analysis_service import running_service
 from contentplanning.tests.factories import make_content_user
 
 
@@ -51,3 +52,10 @@ def staff(db):
 def api():
     """Return a DRF test client; ``api.force_authenticate(user)`` picks the caller."""
     return APIClient()
+
+
+@pytest.fixture
+def analysis_service():
+    """Start a real HTTP analysis service on this helper's port; stop it after the test."""
+    with running_service() as server:
+        yield server

@@ -1,8 +1,6 @@
 """The AI analysis providers: the local deterministic one and the HTTP one against a real server."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.test import override_settings
@@ -15,9 +13,8 @@ from contentplanning.providers import (
     derive_analysis,
     get_provider,
 )
+from contentplanning.tests.analysis_service import ANSWER, CLOSED_PORT, PORT
 
-PORT = 6405  # this helper's private range is 6405-6409
-CLOSED_PORT = 6409  # nothing listens here
 CONTEXT = {
     "industry": "logistics",
     "audience": "operations managers",
@@ -30,58 +27,6 @@ CONTEXT = {
         "linkedin": {"impressions": 1000, "clicks": 150, "conversions": 9},
     },
 }
-ANSWER = {"audience_insights": ["a"], "recommended_pillars": ["b"], "recommended_topics": ["c"]}
-
-
-class FakeAnalysisService(ThreadingHTTPServer):
-    """A real HTTP analysis service whose behaviour a test sets: ok, error, slow, garbage."""
-
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, port: int):
-        self.mode = "ok"
-        self.requests: list[dict] = []
-        self.release = threading.Event()  # ends a "slow" answer early at teardown
-        super().__init__(("127.0.0.1", port), _Handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def do_POST(self):  # noqa: N802 - http.server's naming
-        server: FakeAnalysisService = self.server
-        server.requests.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        if server.mode == "slow":
-            server.release.wait(5)
-        status, body = {
-            "ok": (200, json.dumps(ANSWER).encode()),
-            "slow": (200, json.dumps(ANSWER).encode()),
-            "error": (503, b'{"error": "overloaded"}'),
-            "garbage": (200, b"<html>not json</html>"),
-            "incomplete": (200, b'{"audience_insights": []}'),
-        }[server.mode]
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-        except OSError:
-            pass  # the client timed out and hung up
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def analysis_service():
-    """Start a fake analysis service on this helper's port; stop it after the test."""
-    server = FakeAnalysisService(PORT)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.release.set()
-    server.shutdown()
-    server.server_close()
 
 
 class TestLocalProvider:

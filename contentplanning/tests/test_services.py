@@ -4,12 +4,14 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from django.test import override_settings
 
 from cachecore.models import CacheEntry
 from contentplanning.conf import NAMESPACE
 from contentplanning.models import ContentStrategy
 from contentplanning.providers import AnalysisUnavailable
 from contentplanning.services import build_comprehensive_user_data, comprehensive_user_data
+from contentplanning.tests.analysis_service import ANSWER, PORT
 from contentplanning.tests.factories import make_content_user
 from contentplanning.tests.tiers import drop_l1, drop_l1_and_l2_value, flush_l1_and_l2, pass_time
 from tests.helpers import QueryCounter
@@ -225,3 +227,34 @@ class TestDegradedAnalysis:
         data, _ = comprehensive_user_data(user=alice, force_refresh=True)
         assert data["ai_analysis"]["status"] == "available"
         assert comprehensive_user_data(user=alice)[0]["ai_analysis"]["status"] == "available"
+
+
+class TestHttpProviderEndToEnd:
+    """The HTTP provider against a real local service: timeout -> degraded, short cache, recovery."""
+
+    URL = f"http://127.0.0.1:{PORT}/analyse"
+
+    def test_timeout_degrades_then_recovers(self, alice, analysis_service):
+        analysis_service.mode = "slow"
+        with override_settings(AI_ANALYSIS_URL=self.URL, AI_ANALYSIS_TIMEOUT=0.2):
+            data, _ = comprehensive_user_data(user=alice)
+            assert data["ai_analysis"] == {
+                "status": "unavailable",
+                "provider": "http",
+                "reason": "analysis service timed out after 0.2 s",
+            }
+            analysis_service.release.set()
+            analysis_service.mode = "ok"
+            assert comprehensive_user_data(user=alice)[0]["ai_analysis"]["status"] == "unavailable"  # cached
+            pass_time(61, alice.pk)
+            data, info = comprehensive_user_data(user=alice)
+        assert info.tier == "miss"
+        assert data["ai_analysis"] == {**ANSWER, "status": "available", "provider": "http"}
+        assert analysis_service.requests[-1]["industry"] == "logistics"
+
+    def test_service_errors_degrade(self, alice, analysis_service):
+        analysis_service.mode = "error"
+        with override_settings(AI_ANALYSIS_URL=self.URL):
+            data, _ = comprehensive_user_data(user=alice)
+        assert data["ai_analysis"]["reason"] == "analysis service answered HTTP 503"
+        assert data["strategy_data"]["calendar"]["count"] == 3

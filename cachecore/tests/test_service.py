@@ -408,3 +408,32 @@ class TestStatsThreads:
             t.join()
         assert stats.stats()["namespaces"]["gone"]["computes"] == 100
         assert len(stats._all_counts) < 100  # dead threads' dicts were folded away
+
+
+@pytest.mark.redis
+def test_separate_processes_compute_once_per_cluster():
+    """Three processes x 17 threads miss one key at once: compute() runs once in the whole cluster."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import uuid
+    from pathlib import Path
+
+    from django_redis import get_redis_connection
+
+    name = f"test.cluster{uuid.uuid4().hex[:8]}"
+    worker = Path(__file__).with_name("cluster_worker.py")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.test_settings", "PROMETHEUS_MIDDLEWARE": "0"}
+    procs = [
+        subprocess.Popen([sys.executable, str(worker), name, "3", "17"], stdout=subprocess.PIPE, text=True, env=env)
+        for _ in range(3)
+    ]
+    outputs = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
+    redis = get_redis_connection("default")
+    try:
+        assert [len(o) for o in outputs] == [17, 17, 17]
+        assert len({pid for o in outputs for pid in o}) == 1  # everyone got the one computation
+        assert int(redis.get(f"{name}:computes")) == 1
+    finally:
+        redis.delete(f"{name}:computes", f"{name}:ready")

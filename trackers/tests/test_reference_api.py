@@ -78,6 +78,17 @@ class TestCaching:
         assert second["X-Cache"] == "l1"
         assert first.json() == second.json()
 
+    def test_a_fresh_process_is_answered_from_l2_without_sql(self, data, staff):
+        """Another worker (empty L1) gets the list from the shared tier, not from the database."""
+        from cachecore import tiers
+
+        client = api_as(staff)
+        client.get(url("brands"))
+        tiers.l1_clear()
+        with assert_queries(0):
+            response = client.get(url("brands"))
+        assert response["X-Cache"] == "l2"
+
     def test_warm_request_with_scope_and_brand_filter_runs_no_sql(self, data):
         user = make_user("a", clients=[data.clients[0]])
         client = api_as(user)

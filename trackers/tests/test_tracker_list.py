@@ -4,12 +4,16 @@ from datetime import timedelta
 
 import pytest
 from django.db.models import F
+from django.http import QueryDict
 from django.urls import reverse
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
 from cachecore.api import invalidate_now
 from tests.factories import BASE_TIME, make_dataset, make_user
 from tests.helpers import QueryCounter
+from trackers.filters import parse_tracker_filters
 from trackers.models import LocationHistory, Tracker, TrackerStatus
 from trackers.namespaces import TRACKER_LIST
 from trackers.tests.read_helpers import api_as, assert_bad_param, assert_queries, queries_of
@@ -381,3 +385,23 @@ def test_schema_documents_the_parameters(staff):
     params = {p["name"] for p in schema["paths"]["/api/trackers/"]["get"]["parameters"]}
     assert {"brand_ids", "production_run_ids", "status", "search", "include_latest_location"} <= params
     assert {"lazy_load", "page", "size"} <= params
+
+
+@given(
+    ids=st.lists(st.integers(min_value=1, max_value=10**6), min_size=1, max_size=8),
+    statuses=st.lists(st.sampled_from(TrackerStatus.values), min_size=1, max_size=5),
+    data=st.data(),
+)
+def test_any_order_duplicates_and_form_give_one_canonical_filter_set(ids, statuses, data):
+    """Comma lists, repeated parameters, order and duplicates all canonicalise to the same key."""
+    shuffled = data.draw(st.permutations(ids + ids[:2]))
+    comma = QueryDict(mutable=True)
+    comma["brand_ids"] = ",".join(map(str, ids))
+    comma["status"] = ",".join(statuses)
+    repeated = QueryDict(mutable=True)
+    repeated.setlist("brand_ids", [str(i) for i in shuffled])
+    repeated.setlist("status", list(reversed(statuses)))
+    a, b = parse_tracker_filters(comma), parse_tracker_filters(repeated)
+    assert a == b
+    assert a.cache_params() == b.cache_params()
+    assert list(a.brand_ids) == sorted(set(ids))

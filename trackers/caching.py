@@ -76,7 +76,7 @@ register_namespace(
 # client_id) and decide scope membership, so they invalidate the scoped tracker data too.
 TRACKER_DERIVED = [TRACKER_LIST, TRACKER_STATS, SCOPE_SUMMARY]
 WATCHES = [
-    (Client, [REFERENCE["clients"]]),
+    (Client, [REFERENCE["clients"], SCOPE_SUMMARY]),  # staff's summary lists every client
     (Brand, [REFERENCE["brands"], REFERENCE["production_runs"], *TRACKER_DERIVED]),
     (ProductionRun, [REFERENCE["production_runs"], *TRACKER_DERIVED]),
     (StorageLocation, [REFERENCE["storage_locations"]]),

@@ -134,6 +134,13 @@ class TestMembershipChanges:
         assert client.get(SCOPE_URL).json()["client_ids"] == [world["a"].pk]
 
 
+    def test_a_new_client_appears_in_the_staff_summary(self, world, no_debounce):
+        client = api_as(world["staff"])
+        client.get(SCOPE_URL)
+        new = Client.objects.create(name="Newcomer")
+        assert new.pk in client.get(SCOPE_URL).json()["client_ids"]
+
+
 class TestUserClientIds:
     def test_staff_see_everything_without_sql(self, world):
         with assert_queries(0):

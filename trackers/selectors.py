@@ -325,18 +325,24 @@ def scope_summary(client_ids: ClientIds) -> tuple[dict, CacheInfo]:
 
 
 def _compute_summary(client_ids: ClientIds) -> dict:
-    # Clients, brands and runs come from the cached reference lists; only trackers are counted.
-    clients, _ = reference_rows("clients") if client_ids is None else ([], None)
-    brands, _ = visible_reference("brands", client_ids)
-    runs, _ = visible_reference("production_runs", client_ids)
-    tracker_count = 0
-    if client_ids is None or client_ids:
-        with cachalot_disabled():
-            tracker_count = scoped_trackers(client_ids).count()
-    return {
-        "client_ids": sorted(client_ids) if client_ids is not None else [client["id"] for client in clients],
-        "all_clients": client_ids is None,
-        "brand_count": len(brands),
-        "production_run_count": len(runs),
-        "tracker_count": tracker_count,
-    }
+    # Counted in SQL, not from the cached reference lists: a summary recomputed from a list
+    # that is about to be invalidated would keep an old count for its whole TTL.
+    if client_ids is not None and not client_ids:
+        return {"client_ids": [], "all_clients": False, "brand_count": 0, "production_run_count": 0, "tracker_count": 0}
+    brands, runs = Brand.objects.all(), ProductionRun.objects.all()
+    if client_ids is not None:
+        brands = brands.filter(client_id__in=sorted(client_ids))
+        runs = runs.filter(brand__client_id__in=sorted(client_ids))
+    with cachalot_disabled():
+        ids = (
+            sorted(client_ids)
+            if client_ids is not None
+            else list(Client.objects.order_by("id").values_list("id", flat=True))
+        )
+        return {
+            "client_ids": ids,
+            "all_clients": client_ids is None,
+            "brand_count": brands.count(),
+            "production_run_count": runs.count(),
+            "tracker_count": scoped_trackers(client_ids).count(),
+        }

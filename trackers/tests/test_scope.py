@@ -195,7 +195,7 @@ class TestMyScope:
     def test_query_count_is_constant_on_both_sides(self, world, settings, threshold, lazy):
         settings.TRACKERS_LAZY_THRESHOLD = threshold
         client = api_as(world["both"])
-        # client set, brands list, runs list, tracker count
+        # the client set, then COUNTs of brands, runs and trackers
         count, response = queries_of(client, SCOPE_URL)
         assert count == 4
         assert response.json()["lazy_mode"] is lazy

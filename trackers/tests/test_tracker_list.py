@@ -321,6 +321,12 @@ class TestCaching:
         assert first.json() == second.json()
         assert (first["X-Cache"], second["X-Cache"]) == ("miss", "l1")
 
+    def test_a_members_second_request_runs_no_sql(self, data):
+        client = api_as(make_user("a", clients=[data.clients[0]]))
+        client.get(URL)
+        with assert_queries(0):
+            assert client.get(URL).json()["total"] == 12
+
     def test_id_order_and_form_do_not_change_the_key(self, data, staff):
         a, b = data.brands[0].pk, data.brands[1].pk
         client = api_as(staff)

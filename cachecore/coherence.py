@@ -170,6 +170,7 @@ class Subscriber:
                 logger.debug("cachecore: closing the subscriber connection failed", exc_info=True)
 
 
+FIRST_CONNECT_WAIT = 0.5
 _subscriber: Subscriber | None = None
 _subscriber_pid: int | None = None
 _lock = threading.Lock()
@@ -186,6 +187,9 @@ def ensure_started() -> Subscriber | None:
             _subscriber = None
             if redis_client() is not None:
                 _subscriber = Subscriber(redis_client, settings.CACHECORE_CHANNEL).start()
+                # Wait (once per process, briefly) for the subscription, so its L1 drop on connect
+                # happens before this process fills L1 rather than in the middle of its first requests.
+                _subscriber.connected.wait(FIRST_CONNECT_WAIT)
             _subscriber_pid = os.getpid()
     return _subscriber
 
@@ -201,6 +205,19 @@ def is_coherent() -> bool:
         return True
     sub = subscriber()
     return sub is not None and sub.connected.is_set()
+
+
+def info() -> dict:
+    """Return the subscriber's state for stats and health pages."""
+    sub = subscriber()
+    return {
+        "enabled": redis_client() is not None,
+        "running": bool(sub and sub.alive),
+        "connected": bool(sub and sub.connected.is_set()),
+        "connects": sub.connects if sub else 0,
+        "events": sub.events if sub else 0,
+        "channel": settings.CACHECORE_CHANNEL,
+    }
 
 
 def stop() -> None:

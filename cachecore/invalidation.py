@@ -133,6 +133,16 @@ def invalidate_all(*, source: str = "api") -> list[str]:
     return names
 
 
+def info() -> dict:
+    """Return the pending invalidations and the watch registry's size, for stats and health pages."""
+    pending = get_debouncer().pending()
+    return {
+        "pending": len(pending),
+        "pending_namespaces": sorted({namespace for namespace, _ in pending}),
+        "watched_models": len(watched_models()),
+    }
+
+
 def flush_pending() -> int:
     """Fire every pending debounced invalidation now; return how many fired."""
     return get_debouncer().flush()

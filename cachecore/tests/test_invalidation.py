@@ -246,6 +246,13 @@ class TestExplicitApi:
         assert invalidations(NS, "seed") == 1
 
 
+def test_info_reports_pending_invalidations(brand_ns):
+    invalidate(NS, "user:1")
+    info = invalidation.info()
+    assert info["pending"] >= 1 and NS in info["pending_namespaces"]
+    assert info["watched_models"] >= 1
+
+
 class TestFailures:
     def test_failing_step_is_counted_logged_and_not_raised(self, brand_ns, client_row, monkeypatch, caplog):
         def broken(namespace, scope=None):

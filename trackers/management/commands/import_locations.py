@@ -41,7 +41,7 @@ class Command(BaseCommand):
         parser.add_argument("--sync", action="store_true", help="run sync_tracker_state after a successful import")
 
     def handle(self, *args, **opts):
-        batch_size = opts["batch_size"] or conf.INGEST_MAX_BATCH
+        batch_size = conf.INGEST_MAX_BATCH if opts["batch_size"] is None else opts["batch_size"]
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
         client_ids = frozenset(opts["client_ids"]) if opts["client_ids"] else None

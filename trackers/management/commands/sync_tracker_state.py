@@ -27,7 +27,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **opts):
-        batch_size = opts["batch_size"] or conf.SYNC_BATCH_SIZE
+        self.verbosity = opts["verbosity"]
+        batch_size = conf.SYNC_BATCH_SIZE if opts["batch_size"] is None else opts["batch_size"]
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
         if opts["interval"] <= 0 or opts["max_interval"] < opts["interval"]:

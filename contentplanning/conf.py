@@ -8,6 +8,7 @@ Defaults (see docs/contentplanning.md):
 - ``AI_ANALYSIS_LATENCY`` (0.0 s): simulated latency of the local provider (``make run`` uses 3).
 - ``CONTENTPLANNING_DEGRADED_TTL`` (60 s): how long a result without AI analysis is cached.
 - ``CONTENTPLANNING_PREWARM_USERS`` (50): how many recently active users ``prewarm_cache`` warms.
+- ``CONTENTPLANNING_PREWARM_WORKERS`` (8): threads warming them at once (the AI call waits on I/O).
 """
 
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ _SETTINGS = {
     "AI_ANALYSIS_LATENCY": ("ai_analysis_latency", 0.0),
     "CONTENTPLANNING_DEGRADED_TTL": ("degraded_ttl", 60),
     "CONTENTPLANNING_PREWARM_USERS": ("prewarm_users", 50),
+    "CONTENTPLANNING_PREWARM_WORKERS": ("prewarm_workers", 8),
 }
 
 
@@ -37,6 +39,7 @@ class ContentPlanningSettings:
     ai_analysis_latency: float
     degraded_ttl: int
     prewarm_users: int
+    prewarm_workers: int
 
 
 _current: ContentPlanningSettings | None = None

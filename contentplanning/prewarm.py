@@ -8,4 +8,5 @@ from contentplanning.conf import NAMESPACE, app_settings
 @prewarmer(NAMESPACE)
 def warm_user_data(progress=None) -> int:
     """Warm the comprehensive data of the most recently active users (CONTENTPLANNING_PREWARM_USERS)."""
-    return services.user_data_prewarm(limit=app_settings().prewarm_users, progress=progress)
+    conf = app_settings()
+    return services.user_data_prewarm(limit=conf.prewarm_users, progress=progress, workers=conf.prewarm_workers)

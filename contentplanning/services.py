@@ -2,10 +2,11 @@
 
 import logging
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import timedelta
 from functools import partial
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -202,14 +203,37 @@ def user_data_cleanup(*, now=None) -> int:
     return removed
 
 
-def user_data_prewarm(*, limit: int, progress=None) -> int:
-    """Compute (or confirm cached) the data of the ``limit`` most recently active users; return how many."""
+def user_data_prewarm(*, limit: int, progress=None, workers: int = 1) -> int:
+    """Compute (or find cached) the data of the ``limit`` most recently active users; return how many.
+
+    With ``workers`` > 1 users are warmed in threads: a computation mostly waits for the AI
+    provider, so 20 users at 3 s each take about 3 s x 20 / workers instead of a minute.
+    """
     users = selectors.recently_active_users(limit)
-    for done, user in enumerate(users, 1):
-        comprehensive_user_data(user=user)
-        if progress is not None:
-            progress(done, len(users))
+    if workers <= 1 or len(users) <= 1:
+        for done, user in enumerate(users, 1):
+            comprehensive_user_data(user=user)
+            _report(progress, done, len(users))
+        return len(users)
+    with ThreadPoolExecutor(max_workers=min(workers, len(users)), thread_name_prefix="cp-prewarm") as pool:
+        futures = [pool.submit(_warm_in_thread, user) for user in users]
+        for done, future in enumerate(as_completed(futures), 1):
+            future.result()  # a failure fails the prewarmer, as it would sequentially
+            _report(progress, done, len(users))
     return len(users)
+
+
+def _warm_in_thread(user) -> None:
+    try:
+        comprehensive_user_data(user=user)
+    finally:
+        connections.close_all()  # this worker thread's own connections
+
+
+def _report(progress, done: int, total: int) -> None:
+    # Called from the calling thread only: the command writes progress to its stdout.
+    if progress is not None:
+        progress(done, total)
 
 
 # -- bulk writes: one invalidation of the owner's data instead of none (bulk writes send no signals)

@@ -1,5 +1,7 @@
 """Fixtures of the content-planning tests: a counting AI provider and users with data."""
 
+import threading
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -15,11 +17,13 @@ class CountingProvider:
 
     def __init__(self):
         self.calls = 0
+        self._lock = threading.Lock()  # prewarming calls from worker threads
         self.failure: Exception | None = None
         self.inner = providers.LocalAnalysisProvider(latency=0)
 
     def analyse(self, context: dict) -> dict:
-        self.calls += 1
+        with self._lock:
+            self.calls += 1
         if self.failure is not None:
             raise self.failure
         return self.inner.analyse(context)

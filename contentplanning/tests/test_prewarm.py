@@ -55,7 +55,7 @@ def test_prewarm_warms_the_most_recent_users_with_progress(users, provider):
     }
 
 
-@override_settings(CONTENTPLANNING_PREWARM_USERS=3)
+@override_settings(CONTENTPLANNING_PREWARM_USERS=3, CONTENTPLANNING_PREWARM_WORKERS=1)
 def test_prewarm_cache_command_runs_our_prewarmer(users, provider):
     out = StringIO()
     call_command("prewarm_cache", "--namespace", NAMESPACE, stdout=out)
@@ -67,3 +67,16 @@ def test_prewarm_cache_command_runs_our_prewarmer(users, provider):
     # A second run finds them cached: nothing is recomputed.
     call_command("prewarm_cache", "--namespace", NAMESPACE, stdout=StringIO())
     assert provider.calls == 3
+
+
+# Worker threads use their own connections, so the data must be committed; the in-memory SQLite
+# test database locks whole tables across connections, so this runs on PostgreSQL.
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_threaded_prewarm_reports_progress_in_order_and_computes_each_user_once(users, provider):
+    seen = []
+    warmed = services.user_data_prewarm(limit=4, workers=4, progress=lambda done, total: seen.append((done, total)))
+    assert warmed == 4
+    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert provider.calls == 4
+    assert all(comprehensive_user_data(user=user)[1].tier == "l1" for user in users)

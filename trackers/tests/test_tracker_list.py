@@ -367,6 +367,36 @@ class TestCaching:
         item = next(i for i in get_all(client)["items"] if i["id"] == tracker.pk)
         assert item["latest_location"]["nearest_city"] == "New"
 
+    @pytest.mark.django_db(transaction=True)  # invalidations run at a real commit
+    def test_a_location_ingest_is_reflected(self, data, staff, no_debounce):
+        client = api_as(staff)
+        tracker = data.trackers[0]
+        get_all(client)
+        report = {
+            "serial": tracker.serial,
+            "timestamp": "2026-01-05T12:00:00Z",
+            "latitude": 48.1,
+            "longitude": 11.6,
+            "nearest_city": "Munich",
+        }
+        assert client.post("/api/location-reports/", {"reports": [report]}, format="json").status_code == 201
+        item = next(i for i in get_all(client)["items"] if i["id"] == tracker.pk)
+        assert item["latest_location"]["nearest_city"] == "Munich"
+
+    @pytest.mark.django_db(transaction=True)
+    def test_a_state_sync_is_reflected_and_then_needs_no_history_query(self, data, staff, no_debounce):
+        from trackers.sync import sync_tracker_state
+
+        client = api_as(staff)
+        before = get_all(client)
+        sync_tracker_state()
+        count, response = queries_of(client, URL, size=500)
+        assert count == 2  # count and page: every tracker now has its current state
+        after = response.json()
+        assert [i["latest_location"] for i in after["items"]] == [
+            next(b for b in before["items"] if b["id"] == i["id"])["latest_location"] for i in after["items"]
+        ]
+
     def test_explicit_invalidation_after_a_bulk_write(self, data, staff):
         """What the ingest and the sync do after update()/bulk_create(), which send no signals."""
         client = api_as(staff)

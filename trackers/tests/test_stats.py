@@ -104,6 +104,19 @@ class TestScopeAndCache:
         tracker.save()
         assert client.get(URL).json()["by_status"]["lost"] == before + 1
 
+    @pytest.mark.django_db(transaction=True)
+    def test_a_state_sync_recomputes_them(self, db, staff, clock, no_debounce):
+        from trackers.sync import sync_tracker_state
+
+        make_dataset(clients=1, trackers_per_run=2, history_per_tracker=2)
+        client = api_as(staff)
+        client.get(URL)
+        assert queries_of(client, URL)[0] == 0
+        assert sync_tracker_state().rows
+        count, response = queries_of(client, URL)
+        assert count == 1
+        assert response.json()["total"] == 8
+
     def test_declared_with_the_ttl_setting(self):
         """The TTL bounds staleness when no event arrives (update() sends no signal)."""
         from cachecore.api import get_namespace

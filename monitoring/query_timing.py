@@ -13,6 +13,7 @@ observed in ``db_query_seconds{group}``; the group label set is capped
 
 import threading
 import time
+from functools import lru_cache
 
 from monitoring import fingerprint as fp
 from monitoring.conf import app_settings
@@ -46,10 +47,17 @@ def _histogram_for(group: str):
     return child
 
 
+@lru_cache(maxsize=4096)
+def _classify(sql: str):
+    # One cache lookup per statement on the hot path: its fingerprint and its histogram child.
+    return fp.fingerprint(sql), _histogram_for(fp.group(sql))
+
+
 def record_statement(sql: str, seconds: float) -> None:
     """Record one executed statement's duration in the tracker and in Prometheus."""
-    tracker.record(fp.fingerprint(sql), seconds * 1000.0, SQL)
-    _histogram_for(fp.group(sql)).observe(seconds)
+    name, histogram = _classify(sql)
+    tracker.record(name, seconds * 1000.0, SQL)
+    histogram.observe(seconds)
 
 
 def timed_execute(execute, sql, params, many, context):

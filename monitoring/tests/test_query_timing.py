@@ -105,6 +105,7 @@ def test_installed_first_so_a_later_execute_wrapper_block_pops_its_own():
 def test_metric_groups_are_capped(monkeypatch, settings):
     settings.MONITORING_MAX_METRIC_GROUPS = 2
     monkeypatch.setattr(query_timing, "_children", {})
+    query_timing._classify.cache_clear()
     for i in range(5):
         query_timing.record_statement(f'SELECT 1 FROM "capped_table_{i}"', 0.001)
     assert set(query_timing._children) == {"select capped_table_0", "select capped_table_1", "other"}

@@ -36,9 +36,10 @@ LIST_PARAMS = (
     "page",
     "size",
 )
-# A lost invalidation (say, a membership edited with raw SQL) heals within this time.
+# ClientMembership has no NOTIFY trigger: a membership edited with raw SQL (no signal) heals
+# within this TTL; ORM writes (admin, API, shell) invalidate at once.
 USER_SCOPE_L1_TTL = 300
-USER_SCOPE_L2_TTL = 3600
+USER_SCOPE_L2_TTL = 300
 
 
 def user_scope(user_id: int) -> str:

@@ -232,3 +232,63 @@ def test_schema_lists_the_reference_endpoints(staff):
         assert path in schema["paths"]
     params = {p["name"] for p in schema["paths"]["/api/production-runs/"]["get"]["parameters"]}
     assert "brand_id" in params
+
+
+@pytest.fixture
+def listener():
+    """Run the PostgreSQL invalidation listener (as ``manage.py listen_invalidations``) in a thread."""
+    import threading
+
+    from django.db import connections
+
+    from cachecore import pgnotify
+    from cachecore.backoff import Backoff
+
+    on_notify, on_connect = pgnotify.invalidation_handlers()
+    running = pgnotify.Listener(pgnotify.psycopg_connector(), on_notify, on_connect, backoff=Backoff(initial=0.05))
+    running.poll_seconds = 0.05
+
+    def target():
+        try:
+            running.run()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    assert running.listening.wait(10), "the listener did not connect"
+    yield running
+    running.stop()
+    thread.join(10)
+
+
+def wait_for(predicate, timeout: float = 10.0) -> bool:
+    """Poll ``predicate`` until it holds or ``timeout`` seconds pass."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_raw_sql_brand_update_is_served_after_the_listeners_debounce(data, staff, settings, listener):
+    from django.db import connection
+
+    settings.CACHECORE_DEBOUNCE_SECONDS = 0.3
+    client = api_as(staff)
+    brand = data.brands[0]
+    client.get(url("brands"))
+    with connection.cursor() as cursor:  # bypasses the ORM: only the NOTIFY trigger sees it
+        cursor.execute("UPDATE trackers_brand SET name = 'Raw SQL name' WHERE id = %s", [brand.pk])
+
+    def renamed() -> bool:
+        return {b["id"]: b["name"] for b in client.get(url("brands")).json()}[brand.pk] == "Raw SQL name"
+
+    assert wait_for(renamed)
+    assert listener.stats.notifications >= 1

@@ -16,8 +16,6 @@ DEFAULTS = {
     "TRACKERS_MAX_PAGE_SIZE": 500,
     # Largest batch POST /api/location-reports/ accepts (used by the ingest).
     "TRACKERS_INGEST_MAX_BATCH": 1000,
-    # History rows sync_tracker_state reads per batch when --batch-size is not given.
-    "TRACKERS_SYNC_BATCH_SIZE": 5000,
     # TTL of cached tracker-list pages and statistics (they are also invalidated by events).
     "TRACKERS_LIST_TTL": 300,
     "TRACKERS_STATS_TTL": 300,

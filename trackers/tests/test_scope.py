@@ -133,7 +133,6 @@ class TestMembershipChanges:
         Client.objects.filter(pk=world["b"].pk).get().delete()
         assert client.get(SCOPE_URL).json()["client_ids"] == [world["a"].pk]
 
-
     def test_a_new_client_appears_in_the_staff_summary(self, world, no_debounce):
         client = api_as(world["staff"])
         client.get(SCOPE_URL)

@@ -11,6 +11,7 @@ observed in ``db_query_seconds{group}``; the group label set is capped
 (``MONITORING_MAX_METRIC_GROUPS``), past which statements count under ``group="other"``.
 """
 
+import logging
 import threading
 import time
 from functools import lru_cache
@@ -24,6 +25,8 @@ OTHER_GROUP = "other"
 _children = {}
 _children_lock = threading.Lock()
 _enabled = True
+_failure_logged = False
+logger = logging.getLogger("monitoring")
 
 
 def refresh_enabled() -> None:
@@ -68,7 +71,17 @@ def timed_execute(execute, sql, params, many, context):
     try:
         return execute(sql, params, many, context)
     finally:
-        record_statement(sql, time.perf_counter() - start)
+        try:
+            record_statement(sql, time.perf_counter() - start)
+        except Exception:  # noqa: BLE001 - measuring must never break the statement it measures
+            _log_recording_failure()
+
+
+def _log_recording_failure() -> None:
+    global _failure_logged
+    if not _failure_logged:
+        _failure_logged = True
+        logger.exception("monitoring could not record a SQL statement; further failures are not logged")
 
 
 def install_wrapper(sender=None, connection=None, **kwargs) -> None:

@@ -110,3 +110,18 @@ def test_metric_groups_are_capped(monkeypatch, settings):
         query_timing.record_statement(f'SELECT 1 FROM "capped_table_{i}"', 0.001)
     assert set(query_timing._children) == {"select capped_table_0", "select capped_table_1", "other"}
     assert histogram_count("other") >= 3
+
+
+def test_a_recording_failure_never_breaks_the_statement(monkeypatch, caplog):
+    def broken(sql, seconds):
+        raise RuntimeError("metrics backend broke")
+
+    monkeypatch.setattr(query_timing, "record_statement", broken)
+    monkeypatch.setattr(query_timing, "_failure_logged", False)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone()[0] == 1
+        cursor.execute("SELECT 2")
+    assert [r.message for r in caplog.records if r.name == "monitoring"] == [
+        "monitoring could not record a SQL statement; further failures are not logged"
+    ]

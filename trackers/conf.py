@@ -7,7 +7,8 @@ config/settings.py) and are re-read when a test changes them with ``override_set
 from django.conf import settings
 from django.core.signals import setting_changed
 
-# name -> default; each documented in docs/trackers-api.md ("Settings").
+# name -> default; documented in docs/trackers-api.md ("Settings") and, for the ingest and the
+# state sync, in docs/trackers-ingest-sync.md.
 DEFAULTS = {
     # A user whose scope holds more trackers than this gets lazy_mode=true from /api/me/scope/.
     "TRACKERS_LAZY_THRESHOLD": 500,

@@ -12,17 +12,15 @@ from django.utils import timezone
 
 from cachecore.api import CacheInfo, bulk_invalidation, get_or_compute, invalidate_now, uncached_reads
 from cachecore.models import CacheEntry  # the L3 table: cleanup of our namespace's expired rows
-from contentplanning import gaps, providers, selectors
+from contentplanning import assembly, gaps, providers, selectors
 from contentplanning.caching import user_scope
 from contentplanning.conf import NAMESPACE
 from contentplanning.models import CalendarEntry, ContentPerformance, ContentStrategy
 from contentplanning.providers import AnalysisUnavailable
-from contentplanning.selectors import as_iso
 
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
-METRICS = ("impressions", "clicks", "conversions")
 OPTION_DEFAULTS = {"period": "month"}
 OPTION_CHOICES = {"period": tuple(selectors.PERIODS)}
 
@@ -56,18 +54,18 @@ def build_comprehensive_user_data(*, user, strategy_id: int | None = None, perio
     with uncached_reads():
         onboarding = selectors.onboarding_data(user.pk)
         strategies = selectors.strategies_of_user(user.pk)
-        strategy = _select_strategy(strategies, strategy_id)
+        strategy = assembly.select_strategy(strategies, strategy_id)
         entries = selectors.calendar_entries(strategy["id"]) if strategy else []
         by_channel = selectors.performance_by_channel(user_id=user.pk, strategy_id=strategy_id)
         by_period = selectors.performance_by_period(user_id=user.pk, strategy_id=strategy_id, period=period)
     return {
         "schema_version": SCHEMA_VERSION,
         "user": {"id": user.pk, "username": user.get_username()},
-        "onboarding": _onboarding(onboarding),
-        "ai_analysis": analyse(_analysis_context(onboarding, strategy, by_channel)),
+        "onboarding": assembly.onboarding(onboarding),
+        "ai_analysis": analyse(assembly.analysis_context(onboarding, strategy, by_channel)),
         "gap_analysis": gaps.gap_analysis(strategy=strategy, entries=entries, channel_totals=by_channel),
-        "strategy_data": _strategy_data(strategies, strategy, entries),
-        "performance_data": _performance_data(by_channel, by_period, period, strategy_id),
+        "strategy_data": assembly.strategy_data(strategies, strategy, entries),
+        "performance_data": assembly.performance_data(by_channel, by_period, period, strategy_id),
         "generated_at": timezone.now().isoformat(),
     }
 
@@ -84,86 +82,6 @@ def analyse(context: dict) -> dict:
         logger.exception("AI analysis provider %s failed", provider.name)
         return {"status": "unavailable", "provider": provider.name, "reason": f"provider error: {exc}"}
     return {**result, "status": "available", "provider": provider.name}  # the answer cannot fake its status
-
-
-def _select_strategy(strategies: list[dict], strategy_id: int | None) -> dict | None:
-    # No strategy asked for: the most recently updated one is the active strategy.
-    if strategy_id is None:
-        return strategies[0] if strategies else None
-    return next((s for s in strategies if s["id"] == strategy_id), None)
-
-
-def _onboarding(profile: dict | None) -> dict:
-    if profile is None:
-        return {"completed": False, "website": "", "industry": "", "audience": "", "goals": [], "updated_at": None}
-    return {"completed": True, **profile, "updated_at": selectors.as_iso(profile["updated_at"])}
-
-
-def _analysis_context(onboarding: dict | None, strategy: dict | None, by_channel: list[dict]) -> dict:
-    onboarding = onboarding or {}
-    return {
-        "industry": onboarding.get("industry", ""),
-        "audience": onboarding.get("audience", ""),
-        "goals": list(onboarding.get("goals") or []),
-        "website": onboarding.get("website", ""),
-        "pillars": list(strategy["pillars"]) if strategy else [],
-        "keywords": list(strategy["target_keywords"]) if strategy else [],
-        "channels": {row["channel"]: _totals(row) for row in by_channel},
-    }
-
-
-def _strategy_data(strategies: list[dict], strategy: dict | None, entries: list[dict]) -> dict:
-    by_channel, by_status = {}, {}
-    for entry in entries:
-        by_channel[entry["channel"]] = by_channel.get(entry["channel"], 0) + 1
-        by_status[entry["status"]] = by_status.get(entry["status"], 0) + 1
-    return {
-        "strategy": _strategy(strategy) if strategy else None,
-        "strategies": [{"id": s["id"], "name": s["name"], "updated_at": as_iso(s["updated_at"])} for s in strategies],
-        "pillars": list(strategy["pillars"]) if strategy else [],
-        "calendar": {
-            "entries": [{**entry, "date": entry["date"].isoformat()} for entry in entries],
-            "count": len(entries),
-            "by_channel": dict(sorted(by_channel.items())),
-            "by_status": dict(sorted(by_status.items())),
-            "first_date": entries[0]["date"].isoformat() if entries else None,
-            "last_date": entries[-1]["date"].isoformat() if entries else None,
-        },
-    }
-
-
-def _strategy(strategy: dict) -> dict:
-    return {**strategy, "updated_at": strategy["updated_at"].isoformat()}
-
-
-def _performance_data(by_channel: list[dict], by_period: list[dict], period: str, strategy_id: int | None) -> dict:
-    totals = _totals({key: sum(row[key] or 0 for row in by_channel) for key in METRICS})
-    return {
-        "period": period,
-        "strategy_id": strategy_id,
-        "totals": totals,
-        "by_channel": [{"channel": row["channel"], "rows": row["rows"], **_totals(row)} for row in by_channel],
-        "by_period": [
-            {"period_start": selectors.as_iso(_as_date(row["period_start"])), "rows": row["rows"], **_totals(row)}
-            for row in by_period
-        ],
-    }
-
-
-def _totals(row: dict) -> dict:
-    impressions, clicks, conversions = (row.get(k) or 0 for k in METRICS)
-    return {
-        "impressions": impressions,
-        "clicks": clicks,
-        "conversions": conversions,
-        "ctr": round(clicks / impressions, 4) if impressions else 0.0,
-        "conversion_rate": round(conversions / clicks, 4) if clicks else 0.0,
-    }
-
-
-def _as_date(value):
-    # TruncMonth over a DateField yields a date; some backends hand back a datetime.
-    return value.date() if hasattr(value, "date") and callable(value.date) else value
 
 
 CLEANUP_BATCH = 1000

@@ -245,6 +245,9 @@ class TestLimits:
         assert response.status_code == 400
         assert "reports" in response.json()["detail"] or "non_field_errors" in response.json()["detail"]
 
+    def test_a_form_post_is_415(self, data, staff):
+        assert api_as(staff).post(URL, {"reports": "x"}).status_code == 415
+
     def test_malformed_json_is_400(self, data, staff):
         response = api_as(staff).post(URL, "{not json", content_type="application/json")
         assert response.status_code == 400

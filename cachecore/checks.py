@@ -9,7 +9,7 @@
 
 from django.core import checks
 
-from cachecore import invalidation, prewarm
+from cachecore import engine_checks, invalidation, prewarm
 from cachecore.conf import settings
 from cachecore.namespaces import all_namespaces
 
@@ -19,6 +19,7 @@ def register_checks() -> None:
     checks.register(check_watched_namespaces, checks.Tags.caches)
     checks.register(check_prewarmers, checks.Tags.caches)
     checks.register(check_settings, checks.Tags.caches)
+    checks.register(engine_checks.check_engine_settings, checks.Tags.caches)
 
 
 def _known() -> set[str]:

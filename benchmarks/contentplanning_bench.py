@@ -177,8 +177,8 @@ def table(results, backend: str, args) -> str:
     lines = [
         f"### {datetime.now(UTC):%Y-%m-%d %H:%M} UTC — {backend}, AI latency {args.latency:g} s",
         "",
-        f"Python {platform.python_version()}, {os.cpu_count()} CPUs (shared), "
-        f"{args.users} demo users, {args.runs} runs per hit tier, {args.misses} misses.",
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs (shared; load average at the end "
+        f"{os.getloadavg()[0]:.1f}), {args.users} demo users, {args.runs} runs per hit tier, {args.misses} misses.",
         "",
         "| request | n | median ms | p90 ms | x trivial view | miss / this |",
         "|---|---:|---:|---:|---:|---:|",

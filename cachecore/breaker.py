@@ -42,8 +42,12 @@ class CircuitBreaker:
         if self.state == CLOSED:
             return True
         with self._lock:
-            if self.state == OPEN and self.clock() - self.opened_at >= conf.settings.CACHECORE_BREAKER_COOLDOWN:
+            # A probe that never reported back (e.g. its thread died) is replaced after another
+            # cooldown, so the breaker cannot stay half-open forever.
+            now = self.clock()
+            if now - self.opened_at >= conf.settings.CACHECORE_BREAKER_COOLDOWN:
                 self.state = HALF_OPEN
+                self.opened_at = now
                 self.probe_attempts += 1
                 return True
             return False

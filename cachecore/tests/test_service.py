@@ -152,6 +152,13 @@ class TestTTL:
         assert tier_of(ns, {"user_id": 1}, Counter()) != "l1"
         assert tier_of(ns, {"user_id": 2}, Counter()) == "l1"
 
+    def test_ttl_for_zero_caches_nothing(self, make_ns):
+        ns = make_ns(l1_ttl=60, l2_ttl=60, ttl_for=lambda v: 0)
+        compute = Counter()
+        get_or_compute(ns.name, {}, compute)
+        assert tier_of(ns, {}, compute) == "miss"
+        assert len(tiers.l1) == 0
+
     def test_zero_l1_ttl_skips_l1(self, make_ns):
         ns = make_ns(l1_ttl=0, l2_ttl=60)
         compute = Counter()

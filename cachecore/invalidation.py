@@ -107,7 +107,7 @@ def watched_tables() -> dict[str, tuple[str, ...]]:
 # -- scheduling --------------------------------------------------------------------------------
 
 
-def invalidate(namespace: str, scope: str | None = None, *, source: str = "signal", using: str | None = None) -> None:
+def invalidate(namespace: str, scope: str | None = None, *, source: str = "api", using: str | None = None) -> None:
     """Invalidate ``namespace`` (or one scope of it) once the current transaction commits."""
     get_namespace(namespace)  # an unknown namespace is a programming error: fail loudly here
     _schedule(namespace, scope, source, using)

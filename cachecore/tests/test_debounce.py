@@ -3,6 +3,8 @@
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cachecore.debounce import Debouncer
 
@@ -200,3 +202,45 @@ class TestBackgroundThread:
         finally:
             debouncer.stop()
         assert debouncer.pending()  # stopping keeps pending work for flush()
+
+
+class TestProperties:
+    """For any stream of writes: nothing is lost, and nothing is scheduled past its max wait."""
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        events=st.lists(
+            st.tuples(st.floats(min_value=0, max_value=4, allow_nan=False), st.sampled_from(["a", "b", "c"])),
+            max_size=60,
+        ),
+        delay=st.floats(min_value=0.1, max_value=3),
+        max_wait=st.floats(min_value=0.1, max_value=12),
+    )
+    def test_every_write_is_followed_by_a_fire_within_max_wait(self, events, delay, max_wait):
+        clock = FakeClock()
+        fires: list[tuple[str, float]] = []
+        debouncer = Debouncer(
+            lambda ns, scope, sources: fires.append((ns, clock())),
+            lambda ns: (delay, max_wait),
+            clock=clock,
+            background=False,
+        )
+        writes: list[tuple[str, float]] = []
+        for gap, key in events:
+            # Run the timer exactly at every due time that falls inside the gap, as the thread does.
+            target = clock() + gap
+            while (due := debouncer.next_due()) is not None and due <= target:
+                clock.now = max(clock.now, due)
+                debouncer.run_due()
+            clock.now = target
+            debouncer.add(key)
+            writes.append((key, clock()))
+            for pending in debouncer.pending().values():
+                assert pending.due <= pending.first_seen + max_wait + 1e-9
+        while (due := debouncer.next_due()) is not None:
+            clock.now = max(clock.now, due)
+            debouncer.run_due()
+        for key, written in writes:
+            later = [t for k, t in fires if k == key and t >= written]
+            assert later, f"write of {key} at {written} was never invalidated"
+            assert later[0] - written <= max_wait + 1e-9

@@ -228,8 +228,8 @@ class InvalidatingQuerySet(models.QuerySet):
         with bulk_invalidation(self.model, using=self.db):
             return super().delete()
 
-    delete.alters_data = True
-    delete.queryset_only = True
+    update.alters_data = bulk_create.alters_data = bulk_update.alters_data = delete.alters_data = True
+    delete.queryset_only = True  # as in QuerySet: a manager has no delete()
 
 
 InvalidatingManager = models.Manager.from_queryset(InvalidatingQuerySet)

@@ -16,6 +16,7 @@ from django.test import override_settings
 
 from cachecore import invalidation, keys, tiers
 from cachecore.invalidation import (
+    InvalidatingManager,
     InvalidatingQuerySet,
     bulk_invalidation,
     flush_pending,
@@ -336,6 +337,16 @@ class TestBulk:
                 brands.filter(name=f"b{i}").update(logo="https://example.com/l.png")
         flush_pending()
         assert bumps.count(NS) == 1
+
+    def test_invalidating_manager_hands_out_invalidating_querysets(self, brand_ns, client_row, bumps):
+        manager = InvalidatingManager()
+        manager.model = Brand  # what contribute_to_class does for `objects = InvalidatingManager()`
+        manager.bulk_create([Brand(client=client_row, name="a")])
+        manager.filter(name="a").update(name="b")
+        assert isinstance(manager.all(), InvalidatingQuerySet)
+        assert not hasattr(manager, "delete")  # as with Django's managers: delete() is queryset-only
+        flush_pending()
+        assert bumps.count(NS) == 1  # both writes coalesced (no transaction: by the debouncer)
 
     def test_cascade_delete_of_a_watched_model_schedules(self, client_row, bumps):
         # Deleting a client cascades to its brands' runs through the collector (with signals).

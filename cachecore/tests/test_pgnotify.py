@@ -286,7 +286,10 @@ class TestOnPostgres:
 
     def test_sigterm_stops_the_command_cleanly(self):
         db = connection.settings_dict
-        url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+        from urllib.parse import quote
+
+        auth = quote(db["USER"]) + (f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else "")
+        url = f"postgres://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.test_settings", "DATABASE_URL": url}
         proc = subprocess.Popen(
             [sys.executable, "manage.py", "listen_invalidations"],

@@ -150,24 +150,54 @@ def new_token() -> str:
     return secrets.token_hex(6)
 
 
-def current_generations(namespace: str, scope: str | None = None) -> Generations | None:
-    """Return the current generations from L2 (creating missing ones), or None if L2 is unavailable."""
+NOT_READ = object()  # read_generations() did not fetch the value (no guess, or the guess was stale)
+_last_seen: dict[tuple[str, str | None], Generations] = {}
+_LAST_SEEN_MAX = 10_000
+
+
+def read_generations(namespace: str, scope: str | None = None, *, value_hash: str | None = None):
+    """Return ``(generations or None, envelope)`` read from L2 in one round trip when possible.
+
+    With ``value_hash``, the value key under the generations this process saw last is fetched in
+    the same MGET; MGET is atomic, so when those generations are still current the envelope read
+    with them is valid (None = an L2 miss). Otherwise the envelope is ``NOT_READ`` and the caller
+    reads the value under the returned generations. Generations are None when L2 is unavailable.
+    """
     names = [EPOCH_KEY, generation_key(namespace)] + ([generation_key(namespace, scope)] if scope else [])
+    guess = _last_seen.get((namespace, scope)) if value_hash else None
+    extra = value_key(namespace, guess, value_hash) if guess is not None else None
+    fetch = names + [extra] if extra else names
     recoveries = tiers.l2_breaker.recoveries
     try:
-        found = tiers.l2_get_many(names)
+        found = tiers.l2_get_many(fetch)
         if tiers.l2_breaker.recoveries != recoveries:
-            found = tiers.l2_get_many(names)  # this call ended an outage: read the bumped epoch
+            found = tiers.l2_get_many(fetch)  # this call ended an outage: read the bumped epoch
         missing = [k for k in names if k not in found]
         if missing:
             for key in missing:
                 tiers.l2_add(key, new_token(), None)
             found = tiers.l2_get_many(names)
             if any(k not in found for k in names):
-                return None  # L2 refuses to keep them (e.g. full): caching is unsafe
+                return None, NOT_READ  # L2 refuses to keep them (e.g. full): caching is unsafe
     except tiers.TierUnavailable:
-        return None
-    return Generations(found[names[0]], found[names[1]], found[names[2]] if scope else "")
+        return None, NOT_READ
+    gens = Generations(found[names[0]], found[names[1]], found[names[2]] if scope else "")
+    if len(_last_seen) >= _LAST_SEEN_MAX:
+        _last_seen.clear()
+    _last_seen[(namespace, scope)] = gens
+    if extra is not None and gens == guess:
+        return gens, found.get(extra)
+    return gens, NOT_READ
+
+
+def current_generations(namespace: str, scope: str | None = None) -> Generations | None:
+    """Return the current generations from L2 (creating missing ones), or None if L2 is unavailable."""
+    return read_generations(namespace, scope)[0]
+
+
+def reset() -> None:
+    """Forget the generations this process saw last (tests)."""
+    _last_seen.clear()
 
 
 def bump_generation(namespace: str, scope: str | None = None) -> str | None:

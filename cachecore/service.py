@@ -85,9 +85,10 @@ class TieredCache:
     def _slow_path(self, call: _Call, compute):
         # The L1 fence and the generations are captured before anything is read or computed.
         marker = tiers.l1.marker(call.ns.name, call.scope)
-        gens = keys.current_generations(call.ns.name, call.scope)
+        reads_l2 = not call.force_refresh and call.ns.l2_ttl != 0
+        gens, envelope = keys.read_generations(call.ns.name, call.scope, value_hash=call.key_hash if reads_l2 else None)
         if not call.force_refresh:
-            found = self._lookup_lower(call, gens, marker)
+            found = self._lookup_lower(call, gens, marker, envelope)
             if found is not None:
                 return found
         flight_key = call.l1_key + ("!force" if call.force_refresh else "")
@@ -155,20 +156,21 @@ class TieredCache:
                 return None
         return None
 
-    def _lookup_lower(self, call: _Call, gens, marker):
-        found = self._l2_lookup(call, gens, marker, record_miss=True)
+    def _lookup_lower(self, call: _Call, gens, marker, envelope):
+        found = self._l2_lookup(call, gens, marker, record_miss=True, envelope=envelope)
         if found is None and call.ns.persistent:
             found = self._l3_lookup(call, gens, marker)
         return found
 
-    def _l2_lookup(self, call: _Call, gens, marker, *, record_miss: bool):
+    def _l2_lookup(self, call: _Call, gens, marker, *, record_miss: bool, envelope=keys.NOT_READ):
         ns = call.ns
         if gens is None or ns.l2_ttl == 0:
             return None
-        try:
-            envelope = tiers.l2_get(keys.value_key(ns.name, gens, call.key_hash))
-        except tiers.TierUnavailable:
-            envelope = None
+        if envelope is keys.NOT_READ:
+            try:
+                envelope = tiers.l2_get(keys.value_key(ns.name, gens, call.key_hash))
+            except tiers.TierUnavailable:
+                envelope = None
         if envelope is None:
             if record_miss:
                 stats.record_request(ns.name, "l2", "miss")

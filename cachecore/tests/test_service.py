@@ -121,6 +121,40 @@ class TestReadThrough:
         assert len(tiers.l1) == 0
 
 
+class TestL2RoundTrips:
+    @pytest.fixture
+    def l2_calls(self, monkeypatch):
+        calls = []
+        real = tiers.l2_call
+
+        def counting(fn, *args, **kwargs):
+            calls.append(fn.__name__)
+            return real(fn, *args, **kwargs)
+
+        monkeypatch.setattr(tiers, "l2_call", counting)
+        return calls
+
+    def test_l2_hit_is_one_round_trip_when_generations_are_unchanged(self, make_ns, l2_calls):
+        ns = make_ns(l1_ttl=0, l2_ttl=60, scope=user_scope)
+        get_or_compute(ns.name, {"user_id": 1}, Counter())
+        l2_calls.clear()
+        assert tier_of(ns, {"user_id": 1}, Counter()) == "l2"
+        assert l2_calls == ["get_many"]
+
+    def test_changed_generations_are_never_answered_from_the_guess(self, make_ns, l2_calls):
+        ns = make_ns(l1_ttl=0, l2_ttl=60, scope=user_scope)
+        get_or_compute(ns.name, {"user_id": 1}, lambda: "old")
+        # another process bumps the generation: this process's last-seen generations are stale
+        tiers.l2_set(keys.generation_key(ns.name, "user:1"), "fresh0token", None)
+        l2_calls.clear()
+        value, info = get_or_compute(ns.name, {"user_id": 1}, lambda: "new")
+        assert (value, info.tier) == ("new", "miss")
+        assert l2_calls[:2] == ["get_many", "get"]
+        l2_calls.clear()
+        assert get_or_compute(ns.name, {"user_id": 1}, lambda: "newer")[0] == "new"
+        assert l2_calls == ["get_many"]
+
+
 class TestTTL:
     def test_l1_ttl_expiry_falls_back_to_l2(self, make_ns):
         ns = make_ns(l1_ttl=5, l2_ttl=300)

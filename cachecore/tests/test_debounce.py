@@ -244,3 +244,16 @@ class TestProperties:
             later = [t for k, t in fires if k == key and t >= written]
             assert later, f"write of {key} at {written} was never invalidated"
             assert later[0] - written <= max_wait + 1e-9
+
+
+def test_a_forked_child_starts_with_nothing_pending(fired, clock):
+    import os
+
+    debouncer = make(fired, clock)
+    debouncer.add("ns")
+    pid = os.fork()
+    if pid == 0:  # the child: the parent keeps (and fires) what was pending before the fork
+        os._exit(0 if debouncer.pending() == {} and debouncer._thread is None else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert list(debouncer.pending()) == [("ns", None)]

@@ -7,8 +7,9 @@ class ContentplanningConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        # No database access here: the namespace declaration, receivers and the prewarmer only.
-        from contentplanning import caching, conf, prewarm  # noqa: F401 - prewarm registers itself
+        # No database access here: the namespace declaration, receivers, checks and the prewarmer only.
+        from contentplanning import caching, checks, conf, prewarm  # noqa: F401 - prewarm registers itself
 
         caching.register_signal_handlers()
+        checks.register_checks()
         setting_changed.connect(conf.reload_on_change, dispatch_uid="contentplanning.conf")

@@ -197,3 +197,10 @@ def test_moving_performance_to_another_user_invalidates_both(alice, bob, provide
     row.save()
     assert comprehensive_user_data(user=alice)[0]["performance_data"]["totals"]["impressions"] < 4006
     assert comprehensive_user_data(user=bob)[0]["performance_data"]["totals"]["impressions"] > 4006
+
+
+def test_deleting_the_user_retires_their_entries(alice, bob, provider):
+    comprehensive_user_data(user=alice)
+    comprehensive_user_data(user=bob)
+    alice.delete()  # cascades to onboarding, strategies, entries, performance
+    assert list(CacheEntry.objects.filter(namespace=NAMESPACE).values_list("user_id", flat=True)) == [bob.pk]

@@ -334,3 +334,16 @@ def test_force_refresh_spellings(api, alice, provider, raw, refresh):
     body = api.get(DATA, {"force_refresh": raw}).json()
     assert body["cache_info"]["force_refresh"] is refresh
     assert body["cache_info"]["tier"] == ("miss" if refresh else "l1")
+
+
+def test_with_the_cache_switched_off_every_call_computes(api, alice, provider):
+    from django.test import override_settings
+
+    api.force_authenticate(alice)
+    with override_settings(CACHE_ENABLED=False):
+        first = api.get(DATA).json()
+        second = api.get(DATA).json()
+    assert first["cache_info"]["tier"] == second["cache_info"]["tier"] == "disabled"
+    assert second["message"].endswith("(cache: MISS)")
+    assert provider.calls == 2
+    assert not CacheEntry.objects.exists()

@@ -119,7 +119,9 @@ class TieredCache:
         return self._compute_and_store(call, gens, marker, compute)  # the leader is stuck: go alone
 
     def _lead(self, call: _Call, gens, marker, compute):
-        lock = singleflight.ClusterLock(keys.lock_key(call.ns.name, call.key_hash)) if gens else None
+        # Other processes learn the result through L2; without L2 a lock would only serialise them.
+        shared = gens is not None and call.ns.l2_ttl != 0
+        lock = singleflight.ClusterLock(keys.lock_key(call.ns.name, call.key_hash)) if shared else None
         acquired = lock.acquire() if lock else None
         if acquired is False:
             found = self._wait_for_other_process(call, gens, marker, lock)

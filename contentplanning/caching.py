@@ -5,6 +5,10 @@ lives in the scope ``user:<id>``, so any change to that user's content data drop
 that user's entries, and nobody else's.
 """
 
+import threading
+
+from django.db.models.signals import post_delete, post_save, pre_delete
+
 from cachecore.api import Namespace, register_namespace, watch_model
 from contentplanning.conf import L1_TTL, L2_TTL, L3_TTL, NAMESPACE, app_settings
 from contentplanning.models import CalendarEntry, ContentPerformance, ContentStrategy, OnboardingProfile
@@ -47,10 +51,36 @@ def _owner_scopes(instance) -> list[str]:
     return [user_scope(owner) for owner in owners if owner is not None]
 
 
+# Strategies being deleted in this thread -> their owner. Django sends pre_delete for every
+# collected row before deleting any, and deletes the entries before their strategy, so the
+# entries' post_delete can find the owner here instead of loading the strategy once per entry.
+_deleting = threading.local()
+
+
+def _strategies_being_deleted() -> dict[int, int]:
+    try:
+        return _deleting.owners
+    except AttributeError:
+        _deleting.owners = {}
+        return _deleting.owners
+
+
+def _remember_owner(sender, instance, **kwargs) -> None:
+    _strategies_being_deleted()[instance.pk] = instance.user_id
+
+
+def _forget_owner(sender, instance, **kwargs) -> None:
+    _strategies_being_deleted().pop(instance.pk, None)
+
+
+def _strategy_owner(strategy_id: int, instance) -> int:
+    owner = _strategies_being_deleted().get(strategy_id)
+    return owner if owner is not None else instance.strategy.user_id
+
+
 def _entry_scopes(instance) -> list[str]:
-    # The strategy is usually cached on the instance; a cascade delete loads it (a query per row).
     # An entry moved to another strategy also changes the old strategy's owner's data.
-    owners = [instance.strategy.user_id]
+    owners = [_strategy_owner(instance.strategy_id, instance)]
     old_strategy = getattr(instance, "loaded_owner", None)
     if old_strategy is not None and old_strategy != instance.strategy_id:
         owners += ContentStrategy.objects.filter(pk=old_strategy).values_list("user_id", flat=True)
@@ -63,3 +93,7 @@ def register_signal_handlers() -> None:
         watch_model(model, [NAMESPACE], scope=_owner_scopes)
     # If the strategy cannot be loaded the engine invalidates the whole namespace (safe).
     watch_model(CalendarEntry, [NAMESPACE], scope=_entry_scopes)
+    pre_delete.connect(_remember_owner, sender=ContentStrategy, dispatch_uid="contentplanning.strategy_owner")
+    post_delete.connect(_forget_owner, sender=ContentStrategy, dispatch_uid="contentplanning.strategy_owner")
+    # A delete that rolled back leaves its entry behind; the next save of the strategy clears it.
+    post_save.connect(_forget_owner, sender=ContentStrategy, dispatch_uid="contentplanning.strategy_owner")

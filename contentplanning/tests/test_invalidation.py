@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 from django.db import transaction
+from django.db.models.signals import post_delete
 
 from cachecore.models import CacheEntry
 from contentplanning import services
@@ -11,6 +12,7 @@ from contentplanning.conf import NAMESPACE
 from contentplanning.models import CalendarEntry, ContentPerformance, ContentStrategy, OnboardingProfile
 from contentplanning.services import comprehensive_user_data
 from contentplanning.tests.factories import make_content_user
+from tests.helpers import QueryCounter
 
 # Real commits: the invalidations run from transaction.on_commit, as in production.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -204,3 +206,37 @@ def test_deleting_the_user_retires_their_entries(alice, bob, provider):
     comprehensive_user_data(user=bob)
     alice.delete()  # cascades to onboarding, strategies, entries, performance
     assert list(CacheEntry.objects.filter(namespace=NAMESPACE).values_list("user_id", flat=True)) == [bob.pk]
+
+
+def test_deleting_a_strategy_costs_no_query_per_calendar_entry(provider):
+    counts = []
+    for entries in (2, 12):
+        user = make_content_user(f"owner{entries}", entries=entries)
+        comprehensive_user_data(user=user)
+        strategy = ContentStrategy.objects.get(user=user)
+        with QueryCounter() as q:
+            strategy.delete()
+        counts.append(len(q))
+        assert not CacheEntry.objects.filter(namespace=NAMESPACE, user_id=user.pk).exists()
+    assert counts[0] == counts[1], counts
+
+
+def test_a_failed_strategy_delete_leaves_no_stale_owner(alice, bob, provider):
+    strategy = ContentStrategy.objects.get(user=alice)
+    pk = strategy.pk
+
+    def fail(**kwargs):
+        raise Rollback  # the delete fails after the strategy's pre_delete, before its post_delete
+
+    post_delete.connect(fail, sender=CalendarEntry, dispatch_uid="test.fail")
+    try:
+        with pytest.raises(Rollback):
+            strategy.delete()
+    finally:
+        post_delete.disconnect(dispatch_uid="test.fail", sender=CalendarEntry)
+    strategy = ContentStrategy.objects.get(pk=pk)
+    strategy.user = bob
+    strategy.save()
+    comprehensive_user_data(user=bob)
+    CalendarEntry.objects.filter(strategy=strategy).first().delete()  # loaded without its strategy
+    assert comprehensive_user_data(user=bob)[1].tier == "miss"

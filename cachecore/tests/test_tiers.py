@@ -2,6 +2,8 @@
 
 import pytest
 from django.test import override_settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cachecore import tiers
 from cachecore.models import CacheEntry
@@ -161,3 +163,39 @@ def test_concurrent_reads_writes_and_evictions_stay_consistent():
             t.join()
     assert errors == []
     assert l1.info()["bytes"] == 10 * len(l1)
+
+
+class TestL1Invariants:
+    """Random operation sequences never break the bounds, the byte count or expiry."""
+
+    op = st.one_of(
+        st.tuples(st.just("set"), st.integers(0, 15), st.integers(1, 60), st.sampled_from([None, 1, 5])),
+        st.tuples(st.just("get"), st.integers(0, 15)),
+        st.tuples(st.just("tick"), st.integers(0, 3)),
+        st.tuples(st.just("evict"), st.sampled_from(["a", "b"])),
+    )
+
+    @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(op, max_size=60))
+    def test_random_operations(self, ops):
+        tiers.l1.reset()
+        l1.clock = clock = FakeClock()
+        expiry = {}
+        with override_settings(CACHECORE_L1_MAX_ENTRIES=6, CACHECORE_L1_MAX_BYTES=400):
+            for step in ops:
+                if step[0] == "set":
+                    _, k, size, ttl = step
+                    if put(f"k{k}", ns="ab"[k % 2], ttl=ttl, size=size):
+                        expiry[f"k{k}"] = None if ttl is None else clock() + ttl
+                elif step[0] == "get":
+                    key = f"k{step[1]}"
+                    entry = l1.get(key)
+                    if entry is not None:
+                        assert expiry[key] is None or expiry[key] > clock()
+                elif step[0] == "tick":
+                    clock.advance(step[1])
+                else:
+                    tiers.l1_evict(step[1])
+                assert len(l1) <= 6
+                assert l1.info()["bytes"] == sum(e[3] for e in l1._data.values()) <= 400
+        l1.reset()

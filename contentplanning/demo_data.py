@@ -40,7 +40,8 @@ def demo_users_exist() -> bool:
 def reset_content_data() -> None:
     """Delete content-planning rows and the demo users (never staff or superusers)."""
     ContentPerformance.objects.all().delete()
-    CalendarEntry.objects.all().delete()
+    # Strategies cascade to their calendar entries, whose invalidation then finds the owner
+    # without loading each entry's strategy (contentplanning.caching).
     ContentStrategy.objects.all().delete()
     OnboardingProfile.objects.all().delete()
     get_user_model().objects.filter(is_staff=False, is_superuser=False, username__startswith="demo.").delete()

@@ -7,18 +7,23 @@ class MonitoringConfig(AppConfig):
     verbose_name = "Monitoring"
 
     def ready(self):
+        import atexit
+
         # No database or network access here: connect receivers, register hooks, note the start.
         from django.core import checks as django_checks
-        from django.core.signals import setting_changed
+        from django.core.signals import request_finished, setting_changed
         from django.db.backends.signals import connection_created
 
-        from monitoring import cache_observer, checks, conf, health, query_timing, snapshots  # noqa: F401
+        from monitoring import cache_observer, checks, conf, health, performance, query_timing, snapshots
 
         setting_changed.connect(conf.reload_settings, dispatch_uid="monitoring.conf.reload")
         conf.on_reload(query_timing.refresh_enabled)
         query_timing.refresh_enabled()
         connection_created.connect(query_timing.install_wrapper, dispatch_uid="monitoring.query_timing")
         query_timing.install_on_open_connections()
+        request_finished.connect(query_timing.flush_if_due, dispatch_uid="monitoring.query_timing.flush")
+        performance.tracker.add_read_hook(query_timing.flush)
+        atexit.register(query_timing.flush)  # short-lived processes: queued timings reach the metrics
         cache_observer.register()
         health.mark_started()
         snapshots.register_exit_snapshot()

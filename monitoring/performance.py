@@ -168,6 +168,16 @@ class PerformanceTracker:
         self._config = config
         self._lock = threading.Lock()
         self._stats: dict[str, NameStats] = {}
+        self._before_read: list = []
+
+    def add_read_hook(self, hook) -> None:
+        """Call ``hook()`` before every read (e.g. to apply queued SQL timings first)."""
+        if hook not in self._before_read:
+            self._before_read.append(hook)
+
+    def _prepare_read(self) -> None:
+        for hook in self._before_read:
+            hook()
 
     @property
     def config(self) -> MonitoringSettings:
@@ -200,15 +210,18 @@ class PerformanceTracker:
 
     def names(self) -> list[str]:
         """Return the tracked names."""
+        self._prepare_read()
         with self._lock:
             return list(self._stats)
 
     def _all(self) -> list[NameStats]:
+        self._prepare_read()
         with self._lock:
             return list(self._stats.values())
 
     def stats_for(self, name: str) -> dict | None:
         """Return the summary of one name, or None when it was never recorded."""
+        self._prepare_read()
         stats = self._stats.get(name)
         if stats is None:
             return None
@@ -285,6 +298,7 @@ class PerformanceTracker:
 
     def reset(self) -> None:
         """Forget every statistic (tests, or an operator starting a fresh measurement)."""
+        self._prepare_read()  # queued timings belong to the period being forgotten
         with self._lock:
             self._stats.clear()
 

@@ -6,6 +6,15 @@ in every thread, so every connection of every request, command and test client i
 wrapper lives in ``DatabaseWrapper.execute_wrappers``, which survives close/reconnect, and is
 added once per wrapper object.
 
+The wrapper itself only appends ``(sql, seconds)`` to a queue. Applying a timing (fingerprint,
+tracker, Prometheus histogram) costs a few microseconds when the interpreter's caches are warm but
+several times that when done one at a time between the unrelated work of a request (measured:
+benchmarks/results/monitoring.md), so the queue is applied in batches: by the statement that fills
+it to ``FLUSH_AT``; at the end of a request (``request_finished``) once its oldest timing is
+``FLUSH_SECONDS`` old; before anyone reads the statistics (the tracker's read hook, ``/metrics``);
+and at process exit. A worker that stops serving keeps fewer than ``FLUSH_AT`` timings queued
+until its next request, read or exit.
+
 Each statement is recorded under its fingerprint in ``monitoring.performance.tracker`` and
 observed in ``db_query_seconds{group}``; the group label set is capped
 (``MONITORING_MAX_METRIC_GROUPS``), past which statements count under ``group="other"``.
@@ -14,6 +23,7 @@ observed in ``db_query_seconds{group}``; the group label set is capped
 import logging
 import threading
 import time
+from collections import deque
 from functools import lru_cache
 
 from monitoring import fingerprint as fp
@@ -22,6 +32,11 @@ from monitoring.metrics import DB_QUERY_SECONDS
 from monitoring.performance import SQL, tracker
 
 OTHER_GROUP = "other"
+FLUSH_AT = 256
+FLUSH_SECONDS = 1.0
+_oldest = [0.0]  # perf_counter() of the first timing queued since the last flush
+_pending: deque = deque()  # append/popleft are atomic: writers need no lock
+_flush_lock = threading.Lock()
 _children = {}
 _children_lock = threading.Lock()
 _enabled = True
@@ -64,17 +79,46 @@ def record_statement(sql: str, seconds: float) -> None:
 
 
 def timed_execute(execute, sql, params, many, context):
-    """Execute wrapper: run the statement and record how long it took (even when it fails)."""
+    """Execute wrapper: run the statement and queue how long it took (even when it fails)."""
     if not _enabled:
         return execute(sql, params, many, context)
     start = time.perf_counter()
     try:
         return execute(sql, params, many, context)
     finally:
-        try:
-            record_statement(sql, time.perf_counter() - start)
-        except Exception:  # noqa: BLE001 - measuring must never break the statement it measures
-            _log_recording_failure()
+        now = time.perf_counter()
+        if not _pending:
+            _oldest[0] = now
+        _pending.append((sql, now - start))
+        if len(_pending) >= FLUSH_AT:
+            flush()
+
+
+def flush_if_due(**kwargs) -> int:
+    """Apply the queue when it is full or older than FLUSH_SECONDS (a request_finished receiver)."""
+    if _pending and (len(_pending) >= FLUSH_AT or time.perf_counter() - _oldest[0] >= FLUSH_SECONDS):
+        return flush()
+    return 0
+
+
+def flush() -> int:
+    """Apply every queued statement timing now; return how many."""
+    if not _pending:
+        return 0
+    applied = 0
+    with _flush_lock:
+        popleft = _pending.popleft
+        while True:
+            try:
+                sql, seconds = popleft()
+            except IndexError:
+                break
+            try:
+                record_statement(sql, seconds)
+            except Exception:  # noqa: BLE001 - measuring must never break the statement it measures
+                _log_recording_failure()
+            applied += 1
+    return applied
 
 
 def _log_recording_failure() -> None:

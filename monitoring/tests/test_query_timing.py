@@ -122,6 +122,42 @@ def test_a_recording_failure_never_breaks_the_statement(monkeypatch, caplog):
         cursor.execute("SELECT 1")
         assert cursor.fetchone()[0] == 1
         cursor.execute("SELECT 2")
+    query_timing.flush()
     assert [r.message for r in caplog.records if r.name == "monitoring"] == [
         "monitoring could not record a SQL statement; further failures are not logged"
     ]
+
+
+class TestQueue:
+    def test_statements_wait_in_the_queue_until_a_read(self, fresh_tracker):
+        query_timing.flush()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 11")
+            cursor.execute("SELECT 12")
+        assert len(query_timing._pending) == 2
+        assert fresh_tracker.stats_for("SELECT ?")["count"] == 2  # the read applied them
+        assert len(query_timing._pending) == 0
+
+    def test_a_full_queue_is_applied_by_the_statement_that_fills_it(self, fresh_tracker, monkeypatch):
+        monkeypatch.setattr(query_timing, "FLUSH_AT", 3)
+        query_timing.flush()
+        with connection.cursor() as cursor:
+            for _ in range(3):
+                cursor.execute("SELECT 1")
+        assert len(query_timing._pending) == 0
+
+    def test_the_end_of_a_request_applies_timings_older_than_flush_seconds(self, client, monkeypatch):
+        query_timing.flush()
+        client.get("/api/health")
+        assert len(query_timing._pending) > 0  # fresh timings wait to be applied in a batch
+        monkeypatch.setattr(query_timing, "FLUSH_SECONDS", 0.0)
+        client.get("/api/health")
+        assert len(query_timing._pending) == 0
+
+    def test_metrics_include_queued_statements(self, client):
+        before = histogram_count("select")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 5")
+        text = client.get("/metrics").content.decode()
+        line = next(line for line in text.splitlines() if line.startswith('db_query_seconds_count{group="select"}'))
+        assert float(line.split()[-1]) >= before + 1

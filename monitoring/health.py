@@ -7,6 +7,7 @@ value from a user's data.
 """
 
 import logging
+import re
 import time
 from datetime import UTC, datetime
 
@@ -18,6 +19,7 @@ logger = logging.getLogger("monitoring")
 OK, DEGRADED, DOWN = "ok", "degraded", "down"
 HTTP_STATUS = {OK: 200, DEGRADED: 200, DOWN: 503}
 TOP_SLOWEST = 10
+_CAMEL = re.compile(r"_([a-z])")
 
 
 class Clock:
@@ -75,12 +77,19 @@ def cache_report() -> dict:
             for tier, data in raw.get("tiers", {}).items()
         },
         "namespaces": {name: _namespace_report(data) for name, data in raw.get("namespaces", {}).items()},
+        "l1": _camel(raw.get("l1", {})),
+        "breakers": {name: _camel(info) for name, info in raw.get("breakers", {}).items()},
         "invalidations": {
             "total": raw.get("invalidations", {}).get("total", 0),
             "failures": raw.get("invalidations", {}).get("failures", 0),
             "bySource": raw.get("invalidations", {}).get("by_source", {}),
         },
     }
+
+
+def _camel(data: dict) -> dict:
+    """Return ``data`` with snake_case keys in the contract's camelCase (``max_entries`` -> ``maxEntries``)."""
+    return {_CAMEL.sub(lambda m: m.group(1).upper(), key): value for key, value in data.items()}
 
 
 def _namespace_report(data: dict) -> dict:

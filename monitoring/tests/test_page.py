@@ -73,6 +73,7 @@ class TestInBrowser:
         assert re.fullmatch(r"ok · [\d.]+ ms", page.locator('[data-dependency="database"]').inner_text())
         assert page.locator("#slowest").get_by_text("report.build").count() == 1
         assert page.locator("#refresh-state").inner_text() == ""
+        assert re.match(r"L1 \d+ of \d+ entries, ", page.locator("#cache-state").inner_text())
         assert page.locator("#regressions li").inner_text() == "report.regressed: median 5.00 ms → 12.00 ms (×2.4)"
         screenshot("refreshed")  # the harness fails the test on any script error
 

@@ -17,6 +17,12 @@
     return value === null || value === undefined ? dash : Number(value).toFixed(2);
   }
 
+  function bytes(n) {
+    if (n < 1024) return n + " bytes";
+    if (n < 1024 * 1024) return (n / 1024).toFixed(1) + " KB";
+    return (n / (1024 * 1024)).toFixed(1) + " MB";
+  }
+
   function formatUptime(seconds) {
     const s = Math.floor(seconds);
     const d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
@@ -110,6 +116,12 @@
   function renderCache(cache) {
     document.getElementById("cache-hit-rate").textContent =
       "hit rate " + (cache.hitRate === null || cache.hitRate === undefined ? dash : cache.hitRate + " %");
+    const state = [];
+    if (cache.l1) state.push("L1 " + cache.l1.entries + " of " + cache.l1.maxEntries + " entries, " + bytes(cache.l1.bytes));
+    Object.keys(cache.breakers || {}).forEach(function (name) {
+      state.push(name + " breaker " + cache.breakers[name].state);
+    });
+    document.getElementById("cache-state").textContent = state.join(" · ");
     const tbody = document.querySelector("#cache-namespaces tbody");
     tbody.replaceChildren();
     const names = Object.keys(cache.namespaces || {}).sort();

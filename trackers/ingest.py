@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from cachecore.api import invalidate
+from trackers.bulk_sql import rows_cte
 from trackers.conf import conf
 from trackers.models import LocationHistory, Tracker
 from trackers.namespaces import TRACKER_LIST, TRACKER_STATS
@@ -44,8 +45,6 @@ CONCURRENT_CONFLICT = "a concurrent request stored some of these reports first; 
 FIELDS = ("serial", "timestamp", "latitude", "longitude", "nearest_city", "confidence")
 _MAX_SERIAL = Tracker._meta.get_field("serial").max_length
 _MAX_CITY = LocationHistory._meta.get_field("nearest_city").max_length
-# (index, tracker id, timestamp) triples per duplicate-check statement.
-_DUPLICATE_CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,24 +255,19 @@ def _tracker_ids(serials: set[str], client_ids: frozenset[int] | None) -> dict[s
 
 
 def _existing_duplicates(candidates: list[tuple[int, int, datetime]]) -> list[int]:
-    # An exact pair lookup joined against a VALUES list (the unique index answers it); a
+    # An exact pair lookup joined against the batch (the unique index answers it); a
     # "tracker IN (..) AND timestamp IN (..)" filter would match the cross product instead.
-    found = []
-    ts_cast = "CAST(%s AS timestamptz)" if connection.vendor == "postgresql" else "%s"
+    if not candidates:
+        return []
     adapt = connection.ops.adapt_datetimefield_value
+    rows = [(i, tracker_id, adapt(ts)) for i, tracker_id, ts in candidates]
+    pairs, params = rows_cte("v", (("idx", "bigint"), ("tid", "bigint"), ("ts", "timestamptz")), rows)
     table = LocationHistory._meta.db_table
-    for start in range(0, len(candidates), _DUPLICATE_CHUNK):
-        chunk = candidates[start : start + _DUPLICATE_CHUNK]
-        values = ", ".join(f"(CAST(%s AS bigint), CAST(%s AS bigint), {ts_cast})" for _ in chunk)
-        params = [p for i, tracker_id, ts in chunk for p in (i, tracker_id, adapt(ts))]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"WITH v (idx, tid, ts) AS (VALUES {values}) "
-                f"SELECT v.idx FROM v JOIN {table} h ON h.tracker_id = v.tid AND h.timestamp = v.ts",
-                params,
-            )
-            found += [row[0] for row in cursor.fetchall()]
-    return found
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH {pairs} SELECT v.idx FROM v JOIN {table} h ON h.tracker_id = v.tid AND h.timestamp = v.ts", params
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 # --- the API write service ------------------------------------------------------------------------

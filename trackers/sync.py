@@ -39,14 +39,15 @@ from django.utils import timezone
 
 from cachecore.api import invalidate
 from monitoring.metrics import SYNC_DURATION_SECONDS, SYNC_ROWS_TOTAL
+from trackers.bulk_sql import rows_cte
 from trackers.conf import conf
 from trackers.models import LocationHistory, SyncWatermark, Tracker, TrackerStatus
 from trackers.namespaces import TRACKER_LIST, TRACKER_STATS
 
 WATERMARK_NAME = "tracker_state"
 ALREADY_RUNNING = "Another sync_tracker_state is already running against this database; not starting a second one."
-# Trackers per UPDATE statement: 7 bound parameters each keeps every backend's limit far away.
-UPDATE_CHUNK = 1000
+# Trackers per UPDATE statement (bounds the work of one statement; the text is the same for any size).
+UPDATE_CHUNK = 5000
 # Statuses that go stale, and what they become.
 STALE_TO = {TrackerStatus.IN_TRANSIT: TrackerStatus.LOST, TrackerStatus.IN_STORAGE: TrackerStatus.INACTIVE}
 REVIVABLE = (TrackerStatus.LOST, TrackerStatus.INACTIVE)
@@ -131,26 +132,21 @@ def apply_reports(reports: Iterable[Report], *, now: datetime) -> set[int]:
 
 
 def _update_state(reports: list[Report], *, now: datetime) -> list[int]:
-    # One statement per chunk; the WHERE guard makes it safe against concurrent writers (row locks).
-    vendor = connection.vendor
-    ops = connection.ops
-    casts = _CASTS[vendor]
-    rows_sql, params = [], []
-    for r in reports:
-        rows_sql.append("(" + ", ".join(casts) + ")")
-        params += [
-            r.tracker_id,
-            r.history_id,
-            ops.adapt_datetimefield_value(r.timestamp),
-            r.latitude,
-            r.longitude,
-            r.nearest_city or "",
-            r.confidence,
-        ]
-    fresh_after = ops.adapt_datetimefield_value(now - timedelta(hours=conf.LOST_AFTER_HOURS))
+    # One statement per chunk, its text constant; the WHERE guard makes it safe against
+    # concurrent writers (the UPDATE re-checks it under the row lock).
+    adapt = connection.ops.adapt_datetimefield_value
+    values, params = rows_cte(
+        "v",
+        STATE_COLUMNS,
+        [
+            (r.tracker_id, r.history_id, adapt(r.timestamp), r.latitude, r.longitude, r.nearest_city, r.confidence)
+            for r in reports
+        ],
+    )
+    fresh_after = adapt(now - timedelta(hours=conf.LOST_AFTER_HOURS))
     revivable = ", ".join(f"'{s.value}'" for s in REVIVABLE)
     sql = f"""
-        WITH v (tid, hid, ts, lat, lon, city, conf) AS (VALUES {", ".join(rows_sql)})
+        WITH {values}
         UPDATE trackers_tracker SET
             latest_latitude = v.lat,
             latest_longitude = v.lon,
@@ -174,20 +170,15 @@ def _update_state(reports: list[Report], *, now: datetime) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-# PostgreSQL infers VALUES column types from the first row, so every value is cast explicitly
-# (an all-NULL confidence column would otherwise be text). SQLite stores datetimes as text.
-_CASTS = {
-    "postgresql": (
-        "CAST(%s AS bigint)",
-        "CAST(%s AS bigint)",
-        "CAST(%s AS timestamptz)",
-        "CAST(%s AS double precision)",
-        "CAST(%s AS double precision)",
-        "CAST(%s AS varchar)",
-        "CAST(%s AS double precision)",
-    ),
-    "sqlite": ("%s", "%s", "%s", "CAST(%s AS REAL)", "CAST(%s AS REAL)", "%s", "CAST(%s AS REAL)"),
-}
+STATE_COLUMNS = (
+    ("tid", "bigint"),
+    ("hid", "bigint"),
+    ("ts", "timestamptz"),
+    ("lat", "double precision"),
+    ("lon", "double precision"),
+    ("city", "varchar"),
+    ("conf", "double precision"),
+)
 
 
 def mark_stale(*, now: datetime) -> int:

@@ -69,6 +69,8 @@ class TestOnce:
                 with pytest.raises(CommandError, match="already running"):
                     run()
             finally:
+                # Unlock explicitly: a closed session's locks go away only when its backend exits.
+                other.execute("SELECT pg_advisory_unlock(%s)", [sync.ADVISORY_LOCK_KEY])
                 other.close()
         else:
             thread = threading.Thread(target=holder)

@@ -125,7 +125,7 @@ def main() -> None:
         "Command:",
         "",
         "```",
-        f"REDIS_URL={settings.REDIS_URL or ''} .venv/bin/python benchmarks/cachecore_bench.py",
+        f"REDIS_URL={settings.REDIS_URL or ''} .venv/bin/python benchmarks/cachecore_bench.py {' '.join(sys.argv[1:])}",
         "```",
         "",
         "| path | median per call | vs dict lookup | vs redis-py GET |",

@@ -234,12 +234,14 @@ def write_results(header: str, lines: list[str], micro: str) -> None:
 def _preamble() -> str:
     return (
         "# Monitoring overhead\n\n"
-        "Produced by `benchmarks/monitoring_overhead.py` (the command and method are in its docstring).\n"
-        "Median wall time per request of `GET /api/trackers/?size=50&include_latest_location=true` "
-        "through Django's test client, staff session, one process; the four configurations alternate "
-        "request by request, and the difference to `off` is the median of the per-cycle differences "
-        "(robust to load from other processes on this shared 2-core machine). `off` = no execute "
-        "wrapper and no django-prometheus middleware.\n\n"
+        "Produced by `benchmarks/monitoring_overhead.py` (command and method in its docstring). One process, "
+        "Django's test client, staff session. Workloads: a no-op view (no SQL: the middleware alone), "
+        "`GET /api/trackers/?size=50&include_latest_location=true` warm (answered from L1) and cold (cache "
+        "tiers emptied before each request). The four configurations alternate request by request; "
+        "`vs off` is the median of the per-cycle differences to `off` (no execute wrapper, no "
+        "django-prometheus middleware), in wall time and in this thread's CPU time (`time.thread_time`, "
+        "insensitive to other processes on this shared 2-core machine). django-prometheus's database "
+        "wrappers are the ENGINE and stay on everywhere.\n\n"
     )
 
 

@@ -1,12 +1,10 @@
-"""A real HTTP analysis service for tests, on this helper's private ports (6405-6409)."""
+"""A real HTTP analysis service for tests, on a free port the OS picks (no clash between runs)."""
 
 import json
 import threading
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-PORT = 6405
-CLOSED_PORT = 6409  # nothing listens here
 ANSWER = {"audience_insights": ["a"], "recommended_pillars": ["b"], "recommended_topics": ["c"]}
 
 
@@ -21,6 +19,11 @@ class FakeAnalysisService(ThreadingHTTPServer):
         self.requests: list[dict] = []
         self.release = threading.Event()  # ends a "slow" answer early at teardown
         super().__init__(("127.0.0.1", port), _Handler)
+
+    @property
+    def url(self) -> str:
+        """Return the base URL the service answers on."""
+        return f"http://127.0.0.1:{self.server_address[1]}/"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -49,9 +52,19 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+def closed_port_url() -> str:
+    """Return a URL on a port where nothing listens (bound, then released)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"
+
+
 @contextmanager
-def running_service(port: int = PORT):
-    """Run a fake analysis service on ``port`` for the duration of the block."""
+def running_service(port: int = 0):
+    """Run a fake analysis service on ``port`` (0: a free one) for the duration of the block."""
     server = FakeAnalysisService(port)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

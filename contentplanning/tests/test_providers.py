@@ -13,7 +13,7 @@ from contentplanning.providers import (
     derive_analysis,
     get_provider,
 )
-from contentplanning.tests.analysis_service import ANSWER, CLOSED_PORT, PORT
+from contentplanning.tests.analysis_service import ANSWER, closed_port_url
 
 CONTEXT = {
     "industry": "logistics",
@@ -62,10 +62,10 @@ class TestProviderSelection:
         providers.reset_provider()
 
     def test_http_when_a_url_is_set(self):
-        with override_settings(AI_ANALYSIS_URL=f"http://127.0.0.1:{PORT}/analyse", AI_ANALYSIS_TIMEOUT=1.5):
+        with override_settings(AI_ANALYSIS_URL="http://analysis.example:8080/analyse", AI_ANALYSIS_TIMEOUT=1.5):
             provider = get_provider()
             assert isinstance(provider, HttpAnalysisProvider)
-            assert (provider.url, provider.timeout) == (f"http://127.0.0.1:{PORT}/analyse", 1.5)
+            assert (provider.url, provider.timeout) == ("http://analysis.example:8080/analyse", 1.5)
         assert isinstance(get_provider(), LocalAnalysisProvider)  # the override ended: settings re-read
 
     def test_a_url_without_http_scheme_is_refused(self):
@@ -75,7 +75,7 @@ class TestProviderSelection:
 
 class TestHttpProvider:
     def test_posts_the_context_and_returns_the_answer(self, analysis_service):
-        result = HttpAnalysisProvider(url=f"http://127.0.0.1:{PORT}/", timeout=2).analyse(CONTEXT)
+        result = HttpAnalysisProvider(url=analysis_service.url, timeout=2).analyse(CONTEXT)
         assert result == ANSWER
         assert analysis_service.requests == [CONTEXT]
 
@@ -86,13 +86,13 @@ class TestHttpProvider:
     def test_a_bad_answer_is_unavailable(self, analysis_service, mode, reason):
         analysis_service.mode = mode
         with pytest.raises(AnalysisUnavailable, match=reason):
-            HttpAnalysisProvider(url=f"http://127.0.0.1:{PORT}/", timeout=2).analyse(CONTEXT)
+            HttpAnalysisProvider(url=analysis_service.url, timeout=2).analyse(CONTEXT)
 
     def test_a_slow_service_times_out(self, analysis_service):
         analysis_service.mode = "slow"
         with pytest.raises(AnalysisUnavailable, match="timed out after 0.2 s"):
-            HttpAnalysisProvider(url=f"http://127.0.0.1:{PORT}/", timeout=0.2).analyse(CONTEXT)
+            HttpAnalysisProvider(url=analysis_service.url, timeout=0.2).analyse(CONTEXT)
 
     def test_a_service_that_is_down_is_unavailable(self):
         with pytest.raises(AnalysisUnavailable, match="unreachable"):
-            HttpAnalysisProvider(url=f"http://127.0.0.1:{CLOSED_PORT}/", timeout=1).analyse(CONTEXT)
+            HttpAnalysisProvider(url=closed_port_url(), timeout=1).analyse(CONTEXT)

@@ -11,7 +11,7 @@ from contentplanning.conf import NAMESPACE
 from contentplanning.models import ContentStrategy
 from contentplanning.providers import AnalysisUnavailable
 from contentplanning.services import build_comprehensive_user_data, comprehensive_user_data
-from contentplanning.tests.analysis_service import ANSWER, PORT
+from contentplanning.tests.analysis_service import ANSWER
 from contentplanning.tests.factories import make_content_user
 from contentplanning.tests.tiers import drop_l1, drop_l1_and_l2_value, flush_l1_and_l2, pass_time
 from tests.helpers import QueryCounter
@@ -232,11 +232,9 @@ class TestDegradedAnalysis:
 class TestHttpProviderEndToEnd:
     """The HTTP provider against a real local service: timeout -> degraded, short cache, recovery."""
 
-    URL = f"http://127.0.0.1:{PORT}/analyse"
-
     def test_timeout_degrades_then_recovers(self, alice, analysis_service):
         analysis_service.mode = "slow"
-        with override_settings(AI_ANALYSIS_URL=self.URL, AI_ANALYSIS_TIMEOUT=0.2):
+        with override_settings(AI_ANALYSIS_URL=analysis_service.url + "analyse", AI_ANALYSIS_TIMEOUT=0.2):
             data, _ = comprehensive_user_data(user=alice)
             assert data["ai_analysis"] == {
                 "status": "unavailable",
@@ -254,7 +252,7 @@ class TestHttpProviderEndToEnd:
 
     def test_service_errors_degrade(self, alice, analysis_service):
         analysis_service.mode = "error"
-        with override_settings(AI_ANALYSIS_URL=self.URL):
+        with override_settings(AI_ANALYSIS_URL=analysis_service.url + "analyse"):
             data, _ = comprehensive_user_data(user=alice)
         assert data["ai_analysis"]["reason"] == "analysis service answered HTTP 503"
         assert data["strategy_data"]["calendar"]["count"] == 3

@@ -186,6 +186,29 @@ class Bench:
         return rows
 
 
+def sync_figures(runs: int) -> list[str]:
+    """Time a full state sync of all history (median) and an idle run (median, queries)."""
+    full = []
+    for _ in range(3):
+        SyncWatermark.objects.all().delete()
+        Tracker.objects.update(latest_timestamp=None, latest_history_id=None)
+        started = time.perf_counter()
+        result = sync_tracker_state()
+        full.append(time.perf_counter() - started)
+    idle, statements = [], []
+    for _ in range(runs):
+        with connection.execute_wrapper(lambda execute, sql, *rest: statements.append(sql) or execute(sql, *rest)):
+            started = time.perf_counter()
+            sync_tracker_state()
+            idle.append((time.perf_counter() - started) * 1000)
+    return [
+        f"| sync_tracker_state, full: {result.rows:,} rows in {result.batches} batches, {result.trackers} trackers "
+        f"| {statistics.median(full):.2f} s | median of 3 |",
+        f"| sync_tracker_state, nothing new | {statistics.median(idle):.1f} ms | {len(statements) // runs} queries "
+        f"(advisory lock, head query, unlock) |",
+    ]
+
+
 def seed() -> None:
     name = connection.settings_dict["NAME"]
     if name in PROTECTED_DATABASES:
@@ -206,7 +229,7 @@ def environment() -> str:
     )
 
 
-def render(rows, args, env: str, history: int) -> str:
+def render(rows, args, env: str, history: int, sync_rows: list[str]) -> str:
     baseline_ms = rows[0][1]
     lines = [
         "# Tracker dashboard: 1 + N baseline vs GET /api/trackers/ cold and warm",
@@ -244,6 +267,14 @@ def render(rows, args, env: str, history: int) -> str:
         "a warm request are the session and user lookups of Django's session authentication. The machine "
         "is shared by several jobs, so times vary between runs; the query counts do not.",
         "",
+        "## State sync on the same data",
+        "",
+        "| run | time | notes |",
+        "|---|---:|---|",
+        *sync_rows,
+        "",
+        f"Default batch size (TRACKERS_SYNC_BATCH_SIZE). The idle run is the median of {args.runs}.",
+        "",
     ]
     return "\n".join(lines)
 
@@ -261,7 +292,7 @@ def main() -> None:
         raise SystemExit("No trackers: run with --seed (into a database of its own).")
     history = LocationHistory.objects.count()
     rows = Bench(args.runs, args.baseline_runs).run()
-    text = render(rows, args, environment(), history)
+    text = render(rows, args, environment(), history, sync_figures(args.runs))
     print(text)
     if not args.no_write:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)

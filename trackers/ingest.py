@@ -45,6 +45,7 @@ CONCURRENT_CONFLICT = "a concurrent request stored some of these reports first; 
 FIELDS = ("serial", "timestamp", "latitude", "longitude", "nearest_city", "confidence")
 _MAX_SERIAL = Tracker._meta.get_field("serial").max_length
 _MAX_CITY = LocationHistory._meta.get_field("nearest_city").max_length
+_SERIAL_CHUNK = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,12 +247,15 @@ def validate_batch(
 def _tracker_ids(serials: set[str], client_ids: frozenset[int] | None) -> dict[str, int]:
     # A serial outside the caller's clients is simply not found: the same answer as a serial
     # that does not exist, so the API does not reveal other clients' trackers.
-    if not serials:
-        return {}
-    trackers = Tracker.objects.filter(serial__in=serials)
-    if client_ids is not None:
-        trackers = trackers.filter(production_run__brand__client_id__in=client_ids)
-    return dict(trackers.values_list("serial", "id"))
+    found: dict[str, int] = {}
+    ordered = sorted(serials)
+    # Chunked so a huge --batch-size stays under SQLite's bound-variable limit.
+    for start in range(0, len(ordered), _SERIAL_CHUNK):
+        trackers = Tracker.objects.filter(serial__in=ordered[start : start + _SERIAL_CHUNK])
+        if client_ids is not None:
+            trackers = trackers.filter(production_run__brand__client_id__in=client_ids)
+        found.update(trackers.values_list("serial", "id"))
+    return found
 
 
 def _existing_duplicates(candidates: list[tuple[int, int, datetime]]) -> list[int]:

@@ -88,6 +88,11 @@ class TestGoodBatch:
         assert post(api_as(staff), [row]).status_code == 201
         assert LocationHistory.objects.filter(tracker=tracker, timestamp=datetime(2026, 1, 2, 3, tzinfo=UTC)).exists()
 
+    def test_serial_lookups_are_chunked(self, data, staff, monkeypatch):
+        monkeypatch.setattr(ingest, "_SERIAL_CHUNK", 1)
+        rows = [report(t, 5) for t in data.trackers[:3]]
+        assert post(api_as(staff), rows).json()["created"] == 3
+
     def test_query_count_does_not_grow_with_the_batch(self, data, staff):
         client = api_as(staff)
         counts = []

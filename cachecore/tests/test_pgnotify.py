@@ -215,6 +215,10 @@ class TestOnPostgres:
     def test_migration_installed_the_triggers(self):
         assert set(NOTIFIED_TABLES) <= set(pgnotify.installed_triggers())
 
+    def test_membership_edits_are_notified_too(self):
+        # trackers 0003: a raw SQL membership change must refresh the user's cached client set.
+        assert "trackers_clientmembership" in pgnotify.installed_triggers()
+
     def test_the_trackers_migration_reverses_and_reapplies(self):
         from django.db.migrations.loader import MigrationLoader
 

@@ -13,7 +13,7 @@ Defaults (environment variables of the same name; see docs/monitoring.md):
   ``MONITORING_REGRESSION_MIN_MS`` (1.0): a recent median at least factor x the baseline median,
   and at least this many milliseconds, is a regression.
 - ``MONITORING_MAX_NAMES`` (500): distinct names tracked per process; more fold into "other".
-- ``MONITORING_MAX_METRIC_GROUPS`` (100): distinct ``db_query_seconds{group}`` label values.
+- ``MONITORING_MAX_METRIC_GROUPS`` (200): distinct ``db_query_seconds{group}`` label values.
 - ``MONITORING_SNAPSHOT_DIR`` (empty): when set, each process writes its summary there at exit.
 - ``MONITORING_PAGE_REFRESH_SECONDS`` (5): refresh interval of the /monitoring/ page.
 - ``METRICS_ALLOWED_IPS`` (127.0.0.1, ::1): addresses or CIDR networks that may read /metrics.
@@ -34,7 +34,7 @@ _SETTINGS = {
     "MONITORING_REGRESSION_FACTOR": ("regression_factor", 2.0),
     "MONITORING_REGRESSION_MIN_MS": ("regression_min_ms", 1.0),
     "MONITORING_MAX_NAMES": ("max_names", 500),
-    "MONITORING_MAX_METRIC_GROUPS": ("max_metric_groups", 100),
+    "MONITORING_MAX_METRIC_GROUPS": ("max_metric_groups", 200),
     "MONITORING_SNAPSHOT_DIR": ("snapshot_dir", ""),
     "MONITORING_PAGE_REFRESH_SECONDS": ("page_refresh_seconds", 5),
     "METRICS_ALLOWED_IPS": ("metrics_allowed_ips", ("127.0.0.1", "::1")),

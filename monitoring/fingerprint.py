@@ -44,10 +44,17 @@ def fingerprint(sql: str) -> str:
     return text
 
 
+# Data statements are grouped by table; schema and session statements (CREATE, ALTER, PRAGMA,
+# SAVEPOINT, ...) by verb only, so migrations and test set-up do not use up the label budget.
+_DATA_VERBS = frozenset({"select", "insert", "update", "delete", "with"})
+
+
 @lru_cache(maxsize=4096)
 def group(sql: str) -> str:
-    """Return a coarse label for ``sql``: its verb and first table (``select trackers_tracker``)."""
+    """Return a coarse label for ``sql``: verb and first table for data statements (``select trackers_tracker``)."""
     verb = _VERB.match(sql)
     name = verb.group(1).lower() if verb else "other"
+    if name not in _DATA_VERBS:
+        return name
     table = _TABLE.search(sql)
     return f"{name} {table.group(1).lower()}" if table else name

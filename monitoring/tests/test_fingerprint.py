@@ -63,7 +63,10 @@ def test_very_long_statements_are_truncated():
         ('SAVEPOINT "s1_x2"', "savepoint"),
         ("SELECT 1", "select"),
         ("SELECT x FROM (SELECT y FROM inner_table) sub", "select inner_table"),
+        ('CREATE TABLE "trackers_tracker" ("id" integer)', "create"),
+        ('ALTER TABLE "trackers_tracker" ADD COLUMN "x" integer', "alter"),
+        ("PRAGMA foreign_key_check", "pragma"),
     ],
 )
-def test_group_is_verb_and_first_table(sql, expected):
+def test_group_is_verb_and_first_table_for_data_statements(sql, expected):
     assert group(sql) == expected

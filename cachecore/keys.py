@@ -5,6 +5,11 @@ hash covers the canonical JSON of the whitelisted parameters. Generations are ra
 in L2 (never reused, so an evicted or lost generation key can never resurrect old entries):
 bumping one retires every key built under the old token. The epoch is a cluster-wide generation
 bumped after an L2 outage, because invalidations may have been lost while L2 was unreachable.
+
+L3 rows do not use these L2 tokens: persistent namespaces also keep a durable token per namespace
+and scope in the database (``CacheGeneration``, see ``tiers.l3_get``), bumped by the same
+``bump_generation`` before L2. So the cache table survives a Redis flush, a restart, the epoch
+bump of an outage and the per-process local-memory L2 of the embedded default.
 """
 
 import datetime as dt
@@ -14,11 +19,12 @@ import hashlib
 import json
 import re
 import secrets
+import threading
 import uuid
 from typing import NamedTuple
 
 from cachecore import tiers
-from cachecore.namespaces import Namespace
+from cachecore.namespaces import Namespace, get_namespace
 
 VERSION = "cc1"
 EPOCH_KEY = f"{VERSION}:epoch"
@@ -113,7 +119,7 @@ class Generations(NamedTuple):
 
     @property
     def token(self) -> str:
-        """Return the combined token stored with L3 rows and used in L2 keys."""
+        """Return the combined token used in L2 keys (L3 rows use the durable token instead)."""
         return f"{self.epoch}.{self.namespace}.{self.scope}"
 
 
@@ -196,26 +202,75 @@ def current_generations(namespace: str, scope: str | None = None) -> Generations
 
 
 def reset() -> None:
-    """Forget the generations this process saw last (tests)."""
+    """Forget the generations this process saw last and lost durable bumps (tests)."""
     _last_seen.clear()
+    with _lost_lock:
+        _lost_durable.clear()
 
 
 def bump_generation(namespace: str, scope: str | None = None) -> str | None:
-    """Retire every cached value of a namespace (or one scope) in this process and in L2.
+    """Retire every cached value of a namespace (or one scope) in this process, the database and L2.
 
-    Returns the new token, or None when L2 was unreachable: the L2 breaker is then forced open
-    so the epoch is bumped when L2 comes back (no value from before the lost bump is served).
+    A persistent namespace's durable token (which L3 rows are checked against) is replaced first,
+    then the L2 generation. Returns the new L2 token, or None when a step was lost: an L2 failure
+    forces the L2 breaker open (its recovery bumps the epoch); a database failure forces the L3
+    breaker open and the durable bump is replayed when L3 recovers (L3 is not read meanwhile).
     """
     tiers.l1_evict(namespace, scope)
     token = new_token()
+    complete = _bump_durable(namespace, scope, token) if _is_persistent(namespace) else True
     try:
         tiers.l2_set(generation_key(namespace, scope), token, None)
     except tiers.TierUnavailable:
         tiers.l2_breaker.force_open(f"generation bump of {namespace!r} lost")
-        return None
+        complete = False
     # Evict again: a computation that read the old generation while we were writing is fenced out.
     tiers.l1_evict(namespace, scope)
-    return token
+    return token if complete else None
+
+
+def _is_persistent(namespace: str) -> bool:
+    try:
+        return get_namespace(namespace).persistent
+    except LookupError:
+        return True  # declared by another process only: its rows may exist, so bump to be safe
+
+
+_lost_durable: set[tuple[str, str | None]] = set()
+_lost_lock = threading.Lock()
+
+
+def _bump_durable(namespace: str, scope: str | None, token: str) -> bool:
+    try:
+        tiers.l3_bump_generation(namespace, scope, token)
+    except tiers.TierUnavailable:
+        with _lost_lock:
+            _lost_durable.add((namespace, scope))
+        tiers.l3_breaker.force_open(f"durable generation bump of {namespace!r} lost")
+        return False
+    return True
+
+
+def _replay_lost_durable_bumps() -> None:
+    # L3 is reachable again: redo the durable bumps (and row deletions) an outage swallowed, so a
+    # row written before the lost invalidation is never served.
+    with _lost_lock:
+        lost = list(_lost_durable)
+        _lost_durable.clear()
+    for namespace, scope in lost:
+        try:
+            tiers.l3_bump_generation(namespace, scope, new_token())
+        except tiers.TierUnavailable:
+            with _lost_lock:
+                _lost_durable.add((namespace, scope))
+            continue
+        tiers.l3_delete(namespace, scope)
+
+
+def lost_durable_bumps() -> list[tuple[str, str | None]]:
+    """Return the durable bumps waiting for L3 to recover (stats, tests)."""
+    with _lost_lock:
+        return sorted(_lost_durable, key=lambda pair: (pair[0], pair[1] or ""))
 
 
 def bump_epoch() -> str | None:
@@ -235,3 +290,4 @@ def _after_l2_outage() -> None:
 
 
 tiers.l2_breaker.add_recovery_listener(_after_l2_outage)
+tiers.l3_breaker.add_recovery_listener(_replay_lost_durable_bumps)

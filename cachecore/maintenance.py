@@ -7,7 +7,11 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
 from cachecore import stats, tiers
-from cachecore.models import CacheEntry
+from cachecore.models import CacheEntry, CacheGeneration
+
+# The cache table and the durable generations its rows are checked against live and die together:
+# dropping only the generations would reset their tokens and could revive retired rows.
+_MODELS = (CacheEntry, CacheGeneration)
 
 
 @dataclass(frozen=True)
@@ -35,10 +39,15 @@ def table_name() -> str:
     return CacheEntry._meta.db_table
 
 
-def table_exists(using: str = DEFAULT_DB_ALIAS) -> bool:
-    """Return whether the cache table exists in the database."""
+def _existing(using: str) -> set[str]:
     with connections[using].cursor() as cursor:
-        return table_name() in connections[using].introspection.table_names(cursor)
+        return set(connections[using].introspection.table_names(cursor))
+
+
+def table_exists(using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Return whether the cache table (and its generations table) exist in the database."""
+    existing = _existing(using)
+    return all(model._meta.db_table in existing for model in _MODELS)
 
 
 def table_status(*, using: str = DEFAULT_DB_ALIAS, now: datetime | None = None) -> TableStatus:
@@ -51,21 +60,27 @@ def table_status(*, using: str = DEFAULT_DB_ALIAS, now: datetime | None = None) 
 
 
 def create_table(*, using: str = DEFAULT_DB_ALIAS) -> bool:
-    """Create the cache table (with its indexes and constraints) unless it exists; return whether created."""
-    if table_exists(using):
+    """Create the cache table and its generations table (with indexes and constraints) where missing."""
+    existing = _existing(using)
+    missing = [model for model in _MODELS if model._meta.db_table not in existing]
+    if not missing:
         return False
     with connections[using].schema_editor() as editor:
-        editor.create_model(CacheEntry)
+        for model in missing:
+            editor.create_model(model)
     tiers.l3_breaker.reset()  # a table that was missing is usable again
     return True
 
 
 def drop_table(*, using: str = DEFAULT_DB_ALIAS) -> bool:
-    """Drop the cache table if it exists; return whether dropped."""
-    if not table_exists(using):
+    """Drop the cache table and its generations table where they exist; return whether any was dropped."""
+    existing = _existing(using)
+    present = [model for model in _MODELS if model._meta.db_table in existing]
+    if not present:
         return False
     with connections[using].schema_editor() as editor:
-        editor.delete_model(CacheEntry)
+        for model in present:
+            editor.delete_model(model)
     return True
 
 

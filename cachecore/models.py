@@ -32,3 +32,27 @@ class CacheEntry(models.Model):
 
     def __str__(self):
         return f"{self.namespace}:{self.key_hash[:12]}"
+
+
+class CacheGeneration(models.Model):
+    """The durable generation token of a persistent namespace (scope "") or of one scope of it.
+
+    L3 rows are valid only under the current tokens, so the cache table survives the loss of L2
+    (a Redis flush or restart, another process's local-memory L2): the tokens live here, next to
+    the rows, and an invalidation replaces them before it deletes the rows. Rows are never
+    deleted: a missing row reads as the initial token, so removing one could revive a row written
+    under that token.
+    """
+
+    namespace = models.CharField(max_length=100)
+    scope = models.CharField(max_length=200, blank=True, default="")
+    token = models.CharField(max_length=32)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "cache generation"
+        verbose_name_plural = "cache generations"
+        constraints = [models.UniqueConstraint(fields=["namespace", "scope"], name="uniq_cachegeneration_ns_scope")]
+
+    def __str__(self):
+        return f"{self.namespace}:{self.scope or '*'}={self.token}"

@@ -43,6 +43,8 @@ class _Call:
     scope: str | None
     l1_key: str
     force_refresh: bool
+    durable: str | None = None  # the durable (L3) generation, captured before compute() runs
+    l3_failed: bool = False  # the L3 lookup failed: do not query L3 again for this call
 
 
 def _ts(value: float) -> datetime:
@@ -189,15 +191,17 @@ class TieredCache:
             return None
         now = _ts(self.wall_clock())
         try:
-            row = tiers.l3_get(ns.name, call.key_hash, now)
+            read = tiers.l3_get(ns.name, call.key_hash, call.scope, now)
         except tiers.TierUnavailable:
-            row = None
-        # With L2 unreachable the generations are unknown; rows are then trusted as long as they
-        # exist, because an invalidation deletes its L3 rows through the database.
-        if row is None or (gens is not None and row[1] != gens.token):
+            read = tiers.L3Read(None, None)
+            call.l3_failed = True
+        # The row is checked against the durable generation in the database, not against L2's,
+        # so it stays valid across a Redis flush, an outage's epoch bump or another process.
+        call.durable = read.generation
+        if read.row is None:
             stats.record_request(ns.name, "l3", "miss")
             return None
-        pk, _, value, created_at, expires_at = row
+        pk, value, created_at, expires_at = read.row
         stats.record_request(ns.name, "l3", "hit")
         access.record(pk, now)
         created = created_at.timestamp()
@@ -211,6 +215,16 @@ class TieredCache:
                 pass
         self._fill_l1(call, value, created, _capped(ns.l1_ttl, remaining), marker)
         return value, CacheInfo("l3", True, created_at, call.force_refresh)
+
+    def _capture_durable(self, call: _Call) -> None:
+        # Before compute() reads the database: a row written under a token an invalidation has
+        # since replaced is never read (the stale-set race, for L3).
+        if call.durable is not None or call.l3_failed or not call.ns.persistent or call.ns.l3_ttl == 0:
+            return
+        try:
+            call.durable = tiers.l3_generation(call.ns.name, call.scope)
+        except tiers.TierUnavailable:
+            call.durable = None  # unknown: the value is not written to L3
 
     def _stale(self, call: _Call):
         try:
@@ -245,6 +259,7 @@ class TieredCache:
         ns = call.ns
         stats.record_request(ns.name, "miss", "miss")
         stats.record_compute(ns.name)
+        self._capture_durable(call)
         created = self.wall_clock()
         value = compute()
         try:
@@ -262,14 +277,14 @@ class TieredCache:
                     tiers.l2_set(keys.stale_key(ns.name, call.key_hash), (created, value), stale_ttl)
             except tiers.TierUnavailable:
                 pass
-        if ns.persistent and l3_ttl != 0:
+        if ns.persistent and l3_ttl != 0 and call.durable is not None:
             try:
                 tiers.l3_set(
                     ns.name,
                     call.key_hash,
                     value=value,
                     data_hash=keys.data_hash(payload),
-                    generation=gens.token if gens is not None else "",
+                    generation=call.durable,
                     params=call.params,
                     scope=call.scope,
                     created=_ts(created),

@@ -16,6 +16,7 @@ import threading
 import time
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from django.core.cache import caches
 from django.db import DatabaseError
@@ -266,25 +267,103 @@ def l3_call(fn, *args, **kwargs):
     return result
 
 
-def _l3_get(namespace: str, key_hash: str, now: datetime):
+# --- L3 durable generations -------------------------------------------------------------------
+# A row is valid only under the current durable tokens of its namespace and scope (CacheGeneration
+# rows, in the same database). They are compared in the same statement that reads the row, so the
+# check is atomic with the read, authoritative (L2 may have lost or missed a bump) and costs no
+# extra query on an L3 hit. A missing CacheGeneration row is the initial token.
+
+INITIAL_GENERATION = "0"
+_SCOPE_MAX = 200  # CacheEntry.scope and CacheGeneration.scope
+
+
+def scope_column(scope: str | None) -> str:
+    """Return the stored form of a scope ("" for the whole namespace; truncated like the column)."""
+    return (scope or "")[:_SCOPE_MAX]
+
+
+def durable_token(namespace_token: str | None, scope_token: str | None) -> str:
+    """Return the token L3 rows are written under, from the namespace's and the scope's tokens."""
+    return f"d:{namespace_token or INITIAL_GENERATION}.{scope_token or INITIAL_GENERATION}"
+
+
+def _generation_subquery(namespace: str, scope: str):
+    from django.db.models import Subquery
+
+    from cachecore.models import CacheGeneration
+
+    return Subquery(CacheGeneration.objects.filter(namespace=namespace, scope=scope).values("token")[:1])
+
+
+def _l3_get(namespace: str, key_hash: str, scope: str, now: datetime):
+    from django.db.models import Value
+
     from cachecore.models import CacheEntry
 
+    scope_gen = _generation_subquery(namespace, scope) if scope else Value("")
     return (
         CacheEntry.objects.filter(namespace=namespace, key_hash=key_hash, expires_at__gt=now)
-        .values_list("pk", "generation", "payload", "created_at", "expires_at")
-        .first()
+        .annotate(ns_gen=_generation_subquery(namespace, ""), scope_gen=scope_gen)
+        .values_list("pk", "generation", "payload", "created_at", "expires_at", "ns_gen", "scope_gen")[:1]
     )
 
 
-def l3_get(namespace: str, key_hash: str, now: datetime):
-    """Return ``(pk, generation, value, created_at, expires_at)`` of a live row, or None."""
-    row = l3_call(_l3_get, namespace, key_hash, now)
-    if row is None:
-        return None
-    pk, generation, payload, created_at, expires_at = row
-    if not isinstance(payload, dict) or "v" not in payload:
-        return None
-    return pk, generation, payload["v"], created_at, expires_at
+class L3Read(NamedTuple):
+    """An L3 lookup: the valid row (or None) and the current durable token when the query saw it."""
+
+    row: tuple | None  # (pk, value, created_at, expires_at)
+    generation: str | None  # None when no row was found: read it with l3_generation()
+
+
+def l3_get(namespace: str, key_hash: str, scope: str | None, now: datetime) -> L3Read:
+    """Return the live row of (namespace, key_hash) if written under the current durable generation."""
+    found = _l3_read(lambda: list(_l3_get(namespace, key_hash, scope_column(scope), now)))
+    if not found:
+        return L3Read(None, None)
+    pk, generation, payload, created_at, expires_at, ns_gen, scope_gen = found[0]
+    current = durable_token(ns_gen, scope_gen)
+    if generation != current or not isinstance(payload, dict) or "v" not in payload:
+        return L3Read(None, current)
+    return L3Read((pk, payload["v"], created_at, expires_at), current)
+
+
+def _l3_generation(namespace: str, scope: str) -> str:
+    from cachecore.models import CacheGeneration
+
+    rows = CacheGeneration.objects.filter(namespace=namespace, scope__in={"", scope})
+    tokens = dict(rows.values_list("scope", "token"))
+    return durable_token(tokens.get(""), tokens.get(scope) if scope else "")
+
+
+def l3_generation(namespace: str, scope: str | None = None) -> str:
+    """Return the current durable token of a namespace (and scope): one query."""
+    return _l3_read(_l3_generation, namespace, scope_column(scope))
+
+
+def _l3_read(fn, *args):
+    recoveries = l3_breaker.recoveries
+    result = l3_call(fn, *args)
+    if l3_breaker.recoveries != recoveries:
+        # This call ended an L3 outage, and the recovery may have replayed lost durable bumps
+        # after the query ran: read again so a row retired by the replay is not served.
+        result = l3_call(fn, *args)
+    return result
+
+
+def _l3_bump(namespace: str, scope: str, token: str) -> None:
+    from cachecore.models import CacheGeneration
+
+    CacheGeneration.objects.bulk_create(
+        [CacheGeneration(namespace=namespace, scope=scope, token=token, updated_at=datetime.now(UTC))],
+        update_conflicts=True,
+        unique_fields=["namespace", "scope"],
+        update_fields=["token", "updated_at"],
+    )
+
+
+def l3_bump_generation(namespace: str, scope: str | None, token: str) -> None:
+    """Replace the durable token of a namespace (or one scope): every L3 row written before is retired."""
+    l3_call(_l3_bump, namespace, scope_column(scope), token)
 
 
 def _l3_set(entry) -> None:
@@ -322,7 +401,7 @@ def l3_set(namespace, key_hash, *, value, data_hash, generation, params, scope, 
         key_hash=key_hash,
         user_id=column_id("user_id"),
         strategy_id=column_id("strategy_id"),
-        scope=(scope or "")[:200],
+        scope=scope_column(scope),
         generation=generation or "",
         data_hash=data_hash,
         payload={"v": value},  # wrapped so a cached None is stored as JSON, distinct from a miss
@@ -348,7 +427,7 @@ def l3_delete(namespace: str, scope: str | None = None) -> int:
     def delete():
         rows = CacheEntry.objects.filter(namespace=namespace)
         if scope is not None:
-            rows = rows.filter(scope=scope)
+            rows = rows.filter(scope=scope_column(scope))
         return rows.delete()[0]
 
     try:

@@ -367,13 +367,13 @@ FLUSH_AT_EXIT = textwrap.dedent(
     django.setup()
     from django.db import connection
     from cachecore.invalidation import get_debouncer, watch_model
-    from cachecore.models import CacheEntry
+    from cachecore.models import CacheEntry, CacheGeneration
     from cachecore.namespaces import Namespace, register_namespace
     from cachecore.service import get_or_compute
     from trackers.models import Brand, Client
 
     with connection.schema_editor() as editor:
-        for model in (Client, Brand, CacheEntry):
+        for model in (Client, Brand, CacheEntry, CacheGeneration):
             editor.create_model(model)
     register_namespace(Namespace(name="test.exit", persistent=True, l3_ttl=600, debounce=600))
     watch_model(Brand, "test.exit")

@@ -98,6 +98,7 @@ class TestCanonicalParams:
         assert key_of(user_id=a) == key_of(user_id=str(a))
 
 
+@pytest.mark.django_db  # "gen.a" is unknown here, so a bump also replaces its durable generation
 class TestGenerations:
     def test_created_on_first_read_and_stable(self):
         first = keys.current_generations("gen.a", "user:1")

@@ -12,6 +12,7 @@ from contentplanning.conf import NAMESPACE
 from contentplanning.models import CalendarEntry, ContentPerformance, ContentStrategy, OnboardingProfile
 from contentplanning.services import comprehensive_user_data
 from contentplanning.tests.factories import make_content_user
+from contentplanning.tests.tiers import flush_l1_and_l2
 from tests.helpers import QueryCounter
 
 # Real commits: the invalidations run from transaction.on_commit, as in production.
@@ -123,6 +124,19 @@ def test_a_change_invalidates_that_user_only(alice, bob, provider, change):
     assert info.tier == "miss"
     assert shows_change(data)
     assert comprehensive_user_data(user=bob)[1].tier == "l1"
+    assert provider.calls == 3
+
+
+def test_a_change_then_a_full_redis_flush_serves_the_new_data(alice, bob, provider):
+    # The change replaced Alice's durable generation in the database, so losing L2 cannot revive
+    # her old value; Bob's row is still valid under his and answers from L3.
+    comprehensive_user_data(user=alice)
+    comprehensive_user_data(user=bob)
+    shows_change = update_onboarding(alice)
+    flush_l1_and_l2()
+    data, info = comprehensive_user_data(user=alice)
+    assert info.tier == "miss" and shows_change(data)
+    assert comprehensive_user_data(user=bob)[1].tier == "l3"
     assert provider.calls == 3
 
 

@@ -6,7 +6,9 @@ from datetime import timedelta
 import pytest
 from django.test import override_settings
 
+from cachecore.api import invalidate_now
 from cachecore.models import CacheEntry
+from contentplanning.caching import user_scope
 from contentplanning.conf import NAMESPACE
 from contentplanning.models import ContentStrategy
 from contentplanning.providers import AnalysisUnavailable
@@ -142,15 +144,25 @@ class TestCaching:
         assert comprehensive_user_data(user=alice)[1].tier == "l1"  # written back up
         assert provider.calls == 1
 
-    def test_a_full_redis_flush_loses_the_generations_so_l3_is_not_trusted(self, alice, provider):
-        # The engine's safety rule (docs/cachecore.md): without the generation an L3 row was
-        # written under, it cannot tell a valid row from one a racing compute wrote; it recomputes.
+    def test_a_full_redis_flush_keeps_the_l3_row_valid(self, alice, provider):
+        # The row is checked against the durable generation in the database (docs/cachecore.md),
+        # so losing every L2 value and generation still leaves an L3 hit.
+        data, _ = comprehensive_user_data(user=alice)
+        flush_l1_and_l2()
+        again, info = comprehensive_user_data(user=alice)
+        assert (info.tier, info.is_cached) == ("l3", True)
+        assert again == data
+        assert comprehensive_user_data(user=alice)[1].tier == "l1"  # written back up
+        assert provider.calls == 1
+        assert CacheEntry.objects.filter(namespace=NAMESPACE).count() == 1
+
+    def test_an_invalidation_before_a_full_redis_flush_still_retires_the_l3_row(self, alice, provider):
         comprehensive_user_data(user=alice)
+        invalidate_now(NAMESPACE, user_scope(alice.pk))
         flush_l1_and_l2()
         _, info = comprehensive_user_data(user=alice)
         assert info.tier == "miss"
         assert provider.calls == 2
-        assert CacheEntry.objects.filter(namespace=NAMESPACE).count() == 1  # replaced, not duplicated
 
     def test_entries_expire_after_their_ttl(self, alice, provider):
         comprehensive_user_data(user=alice)

@@ -1,0 +1,62 @@
+"""A separate process on the embedded default (SQLite file, local-memory L2) for the L3 tests.
+
+Usage: python cachecore/tests/sqlite_worker.py DB_PATH ACTION VALUE
+ACTION: ``read`` (get_or_compute with a compute returning VALUE) or ``invalidate``.
+Prints a JSON object: the value and tier read, or what was invalidated.
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.test_settings")
+for name in ("DATABASE_URL", "REDIS_URL"):  # the embedded default, whatever the parent runs on
+    os.environ.pop(name, None)
+
+import django  # noqa: E402
+from django.conf import settings  # noqa: E402
+
+NAMESPACE = "test.sqlite_worker"
+
+
+def main() -> None:
+    db_path, action, value = sys.argv[1], sys.argv[2], sys.argv[3]
+    settings.DATABASES["default"]["NAME"] = db_path
+    django.setup()
+    from django.db import connection
+
+    from cachecore.invalidation import invalidate_now
+    from cachecore.models import CacheEntry, CacheGeneration
+    from cachecore.namespaces import Namespace, register_namespace
+    from cachecore.service import get_or_compute
+
+    existing = connection.introspection.table_names()
+    with connection.schema_editor() as editor:
+        for model in (CacheEntry, CacheGeneration):
+            if model._meta.db_table not in existing:
+                editor.create_model(model)
+    register_namespace(
+        Namespace(
+            NAMESPACE,
+            params=("user_id",),
+            scope=lambda p: f"user:{p['user_id']}",
+            l1_ttl=60,
+            l2_ttl=60,
+            l3_ttl=600,
+            persistent=True,
+        )
+    )
+    if action == "read":
+        got, info = get_or_compute(NAMESPACE, {"user_id": 1}, lambda: value)
+        print(json.dumps({"value": got, "tier": info.tier}))
+    elif action == "invalidate":
+        invalidate_now(NAMESPACE, "user:1", source="command")
+        print(json.dumps({"invalidated": NAMESPACE, "rows": CacheEntry.objects.count()}))
+    else:
+        raise SystemExit(f"unknown action {action!r}")
+
+
+if __name__ == "__main__":
+    main()

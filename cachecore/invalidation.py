@@ -45,7 +45,8 @@ def watch_model(model, namespaces: str | Iterable[str], scope: ScopeFn | None = 
     """Invalidate ``namespaces`` when a row of ``model`` is saved, deleted or its m2m changes.
 
     ``scope(instance)`` may return a scope string, several, or None (the whole namespace). Call it
-    from an AppConfig.ready(); registering the same watch twice is a no-op.
+    from an AppConfig.ready(); registering the same watch twice is a no-op. The receivers are
+    connected for this model (and its proxies) only, so other models keep Django's fast delete.
     """
     if isinstance(model, str):
         from django.apps import apps
@@ -60,6 +61,7 @@ def watch_model(model, namespaces: str | Iterable[str], scope: ScopeFn | None = 
         watches = _watches.setdefault(model, [])
         if watch not in watches:
             watches.append(watch)
+    _sync_receivers(model)
     return watch
 
 
@@ -72,6 +74,15 @@ def unwatch_model(model, namespaces: str | Iterable[str] | None = None) -> None:
             _watches[model] = kept
         else:
             _watches.pop(model, None)
+    _sync_receivers(model)
+
+
+def _sync_receivers(model) -> None:
+    # Receivers are connected per watched model (see cachecore.signals), at once: watch_model()
+    # may run before or after cachecore's ready().
+    from cachecore import signals
+
+    signals.sync_model_receivers(model)
 
 
 def watches_for(model) -> tuple[Watch, ...]:

@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from cachecore import maintenance, stats
-from cachecore.models import CacheEntry
+from cachecore.models import CacheEntry, CacheGeneration
 from cachecore.tiers import NEVER
 
 
@@ -111,3 +111,27 @@ class CacheEntryAdmin(admin.ModelAdmin):
         snapshot = stats.stats()
         extra_context = {**(extra_context or {}), "cache_stats": snapshot, "cache_tiers": snapshot["tiers"]}
         return super().changelist_view(request, extra_context=extra_context)
+
+
+@admin.register(CacheGeneration)
+class CacheGenerationAdmin(admin.ModelAdmin):
+    """Read-only view of the durable generations L3 rows are checked against.
+
+    Nothing may be added, changed or deleted here: deleting a row resets its token to the initial
+    one and could revive a retired cache row. Invalidate through the cache entries' action or
+    ``manage.py invalidate_cache`` instead.
+    """
+
+    list_display = ("namespace", "scope", "token", "updated_at")
+    list_filter = ("namespace",)
+    search_fields = ("=namespace", "scope")
+    ordering = ("namespace", "scope")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

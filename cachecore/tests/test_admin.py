@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cachecore import keys, stats
-from cachecore.models import CacheEntry
+from cachecore.models import CacheEntry, CacheGeneration
 from cachecore.service import get_or_compute
 from cachecore.tests.engine_helpers import Counter, user_scope
 
@@ -104,3 +104,19 @@ class TestCacheEntryAdmin:
         user = django_user_model.objects.create_user("staff", password="pw", is_staff=True)
         client.force_login(user)
         assert client.get(reverse(CHANGELIST)).status_code == 403
+
+
+@pytest.mark.django_db
+class TestCacheGenerationAdmin:
+    def test_lists_durable_generations_read_only(self, admin_client, make_ns):
+        ns = make_ns(l1_ttl=60, l2_ttl=60, persistent=True, scope=user_scope)
+        keys.bump_generation(ns.name, "user:4")
+        token = CacheGeneration.objects.get(namespace=ns.name, scope="user:4").token
+        response = admin_client.get(reverse("admin:cachecore_cachegeneration_changelist"))
+        assert response.status_code == 200
+        assert token in response.content.decode()
+        assert admin_client.get(reverse("admin:cachecore_cachegeneration_add")).status_code == 403
+        row = CacheGeneration.objects.get(namespace=ns.name, scope="user:4")
+        delete = reverse("admin:cachecore_cachegeneration_delete", args=[row.pk])
+        assert admin_client.post(delete, {"post": "yes"}).status_code == 403
+        assert CacheGeneration.objects.filter(pk=row.pk).exists()

@@ -83,9 +83,16 @@ def make_dataset(
 TEST_PASSWORD = "pw-test-12345"  # noqa: S105 - test fixture
 
 
-def make_user(username: str, *, clients=(), staff: bool = False, password: str = TEST_PASSWORD):
-    """Create a user who belongs to the given clients."""
+def make_user(
+    username: str,
+    *,
+    clients=(),
+    staff: bool = False,
+    password: str = TEST_PASSWORD,
+    role: str = ClientMembership.Role.VIEWER,
+):
+    """Create a user who belongs to the given clients with ``role``."""
     user = get_user_model().objects.create_user(username=username, password=password, is_staff=staff)
     for client in clients:
-        ClientMembership.objects.create(user=user, client=client)
+        ClientMembership.objects.create(user=user, client=client, role=role)
     return user

@@ -10,7 +10,11 @@ from rest_framework.views import APIView
 
 from trackers import ingest_serializers as io
 from trackers.ingest import BatchTooLarge, IngestRejected, ingest_location_reports
-from trackers.scope import user_client_ids
+from trackers.scope import user_writable_client_ids
+
+ROLE_REQUIRED = (
+    "Posting location reports needs the operator or admin role on a client (or staff); your memberships are read-only."
+)
 
 
 class LocationReportIngestApi(APIView):
@@ -24,10 +28,11 @@ class LocationReportIngestApi(APIView):
     @extend_schema(
         tags=["trackers"],
         description=(
-            "Append location reports for trackers of the caller's clients (staff: any). Authenticate with a "
+            "Append location reports for trackers of the clients where the caller is an operator or admin "
+            "(staff: any; a viewer-only user gets 403). Authenticate with a "
             "staff session or `Authorization: Token <key>`. The batch is validated row by row and written all "
             "or nothing; a 400 lists every invalid report by its index. At most TRACKERS_INGEST_MAX_BATCH "
-            "reports per request (413 above). A serial outside the caller's clients is reported exactly like "
+            "reports per request (413 above). A serial outside those clients is reported exactly like "
             "an unknown serial."
         ),
         request=io.LocationReportBatchSchema,
@@ -35,15 +40,19 @@ class LocationReportIngestApi(APIView):
             201: io.IngestResultSerializer,
             400: OpenApiResponse(io.IngestRejectedSerializer, description="Invalid reports; nothing was written."),
             401: OpenApiResponse(description="Not authenticated (WWW-Authenticate: Token)."),
+            403: OpenApiResponse(description="The caller has no operator or admin membership."),
             413: OpenApiResponse(description="Too many reports in one request."),
         },
     )
     def post(self, request):
+        client_ids = user_writable_client_ids(request.user)
+        if client_ids is not None and not client_ids:
+            return Response({"detail": ROLE_REQUIRED}, status=status.HTTP_403_FORBIDDEN)
         envelope = io.LocationReportBatchSerializer(data=_envelope(request.data))
         envelope.is_valid(raise_exception=True)
         reports = envelope.validated_data["reports"]
         try:
-            result = ingest_location_reports(reports=reports, client_ids=user_client_ids(request.user))
+            result = ingest_location_reports(reports=reports, client_ids=client_ids)
         except BatchTooLarge as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         except IngestRejected as exc:

@@ -27,6 +27,22 @@ def user_client_ids(user) -> frozenset[int] | None:
     return frozenset(ids)
 
 
+# Roles that may write (post location reports) for a client; viewers only read.
+WRITER_ROLES = (ClientMembership.Role.OPERATOR, ClientMembership.Role.ADMIN)
+
+
+def user_writable_client_ids(user) -> frozenset[int] | None:
+    """Return the client ids ``user`` may write data for, or None when they may write for all."""
+    if not user.is_authenticated:
+        return frozenset()
+    if user.is_staff or user.is_superuser:
+        return None
+    # A write path: read the memberships fresh (one query) rather than from a cache.
+    with cachalot_disabled():
+        memberships = ClientMembership.objects.filter(user_id=user.pk, role__in=WRITER_ROLES)
+        return frozenset(memberships.values_list("client_id", flat=True))
+
+
 def _membership_client_ids(user_id: int) -> list[int]:
     with cachalot_disabled():
         return sorted(ClientMembership.objects.filter(user_id=user_id).values_list("client_id", flat=True))

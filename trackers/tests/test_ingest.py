@@ -10,7 +10,8 @@ from rest_framework.test import APIClient
 from tests.factories import BASE_TIME, make_dataset, make_user
 from tests.helpers import QueryCounter
 from trackers import ingest
-from trackers.models import LocationHistory, Tracker, TrackerStatus
+from trackers.ingest_views import ROLE_REQUIRED
+from trackers.models import ClientMembership, LocationHistory, Tracker, TrackerStatus
 from trackers.tests.read_helpers import api_as
 
 pytestmark = pytest.mark.django_db
@@ -195,7 +196,7 @@ class TestAuth:
         assert LocationHistory.objects.count() == 8
 
     def test_a_token_authenticates_an_integration(self, data):
-        device = make_user("device", clients=[data.clients[0]])
+        device = make_user("device", clients=[data.clients[0]], role=ClientMembership.Role.OPERATOR)
         token = Token.objects.create(user=device)
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
@@ -217,7 +218,7 @@ class TestAuth:
 
 class TestScope:
     def test_another_clients_tracker_looks_exactly_like_an_unknown_serial(self, data):
-        member_of_a = make_user("alice", clients=[data.clients[0]])
+        member_of_a = make_user("alice", clients=[data.clients[0]], role=ClientMembership.Role.OPERATOR)
         theirs = next(t for t in data.trackers if t.production_run.brand.client_id == data.clients[1].pk)
         ours = next(t for t in data.trackers if t.production_run.brand.client_id == data.clients[0].pk)
         client = api_as(member_of_a)
@@ -231,8 +232,28 @@ class TestScope:
 
     def test_a_user_without_clients_can_ingest_nothing(self, data):
         nobody = make_user("nobody")
-        body = post(api_as(nobody), [report(data.trackers[0])]).json()
-        assert body["errors"][0]["errors"] == {"serial": ingest.UNKNOWN_SERIAL}
+        response = post(api_as(nobody), [report(data.trackers[0])])
+        assert response.status_code == 403
+        assert response.json()["detail"] == ROLE_REQUIRED
+
+    def test_a_viewer_reads_but_may_not_post_reports(self, data):
+        viewer = make_user("viewer", clients=[data.clients[0]])
+        ours = next(t for t in data.trackers if t.production_run.brand.client_id == data.clients[0].pk)
+        response = post(api_as(viewer), [report(ours, 5)])
+        assert response.status_code == 403
+        assert "operator or admin role" in response.json()["detail"]
+        assert not LocationHistory.objects.filter(tracker=ours, timestamp=BASE_TIME + timedelta(hours=5)).exists()
+
+    def test_an_operator_of_one_client_and_viewer_of_another_writes_only_for_the_first(self, data):
+        user = make_user("mixed", clients=[data.clients[0]], role=ClientMembership.Role.OPERATOR)
+        ClientMembership.objects.create(user=user, client=data.clients[1], role=ClientMembership.Role.VIEWER)
+        theirs = next(t for t in data.trackers if t.production_run.brand.client_id == data.clients[1].pk)
+        ours = next(t for t in data.trackers if t.production_run.brand.client_id == data.clients[0].pk)
+        client = api_as(user)
+        rejected = post(client, [report(theirs, 5)])
+        assert rejected.status_code == 400
+        assert rejected.json()["errors"][0]["errors"] == {"serial": ingest.UNKNOWN_SERIAL}
+        assert post(client, [report(ours, 5)]).status_code == 201
 
 
 class TestLimits:

@@ -61,30 +61,30 @@ class ProductionRun(models.Model):
         return self.name
 
 
-class StorageLocation(models.Model):
+class Place(models.Model):
+    """A named place with coordinates (storage and delivery locations share this shape)."""
+
     name = models.CharField(max_length=200)
     city = models.CharField(max_length=100, blank=True)
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
 
     class Meta:
+        abstract = True
         ordering = ["name"]
 
     def __str__(self):
         return self.name
 
 
-class DeliveryLocation(models.Model):
-    name = models.CharField(max_length=200)
-    city = models.CharField(max_length=100, blank=True)
-    latitude = models.FloatField(null=True, blank=True)
-    longitude = models.FloatField(null=True, blank=True)
+class StorageLocation(Place):
+    class Meta(Place.Meta):
+        pass
 
-    class Meta:
-        ordering = ["name"]
 
-    def __str__(self):
-        return self.name
+class DeliveryLocation(Place):
+    class Meta(Place.Meta):
+        pass
 
 
 class Image(models.Model):

@@ -53,6 +53,7 @@ from django.test.utils import setup_databases, setup_test_environment, teardown_
 from django.urls import path  # noqa: E402
 
 from cachecore import testing  # noqa: E402
+from monitoring import query_timing  # noqa: E402
 from monitoring.query_timing import timed_execute  # noqa: E402
 from tests.helpers import QueryCounter  # noqa: E402
 from trackers import demo_data  # noqa: E402
@@ -148,6 +149,33 @@ def statement_cost(cycles: int, per_block: int = 200) -> tuple[float, float]:
     return statistics.median(blocks[True]), statistics.median(blocks[False])
 
 
+def apply_cost(client, cycles: int) -> tuple[float, float]:
+    """Return the median µs of applying one statement timing: one at a time in situ, and in batches."""
+    original, flush_at = query_timing.record_statement, query_timing.FLUSH_AT
+    calls: list[int] = []
+
+    def timed(sql, seconds):
+        started = time.perf_counter_ns()
+        original(sql, seconds)
+        calls.append(time.perf_counter_ns() - started)
+
+    query_timing.record_statement = timed
+    try:
+        medians = []
+        for batch in (1, flush_at):  # 1: each statement applied by the wrapper right after it ran
+            query_timing.flush()
+            query_timing.FLUSH_AT = batch
+            calls.clear()
+            for _ in range(cycles):
+                cold()
+                client.get(TRACKERS, PARAMS)
+            query_timing.flush()
+            medians.append(statistics.median(calls) / 1000)
+    finally:
+        query_timing.record_statement, query_timing.FLUSH_AT = original, flush_at
+    return medians[0], medians[1]
+
+
 def workloads(args, queries: dict) -> list[tuple]:
     return [
         ("noop view", NOOP, {}, args.cycles * 4, None, 0),
@@ -209,6 +237,12 @@ def main() -> None:
         micro = (
             f"One real `SELECT 1` (CPU, median of blocks of 200): {with_wrapper:.2f} µs with the execute "
             f"wrapper vs {without:.2f} µs without = {with_wrapper - without:.2f} µs per statement."
+        )
+        in_situ, batched = apply_cost(clients["timing"], cycles=max(50, args.cycles // 5))
+        micro += (
+            f" Applying one timing (fingerprint lookup, tracker, histogram; wall, median) on the cold tracker "
+            f"list: {in_situ:.1f} µs one at a time inside the request vs {batched:.1f} µs in batches of "
+            f"{query_timing.FLUSH_AT}."
         )
         print(micro)
         if args.write:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from django.core.cache import caches
-from django.db import DatabaseError
+from django.db import DatabaseError, connections
 
 from cachecore import conf
 from cachecore.breaker import CircuitBreaker
@@ -287,25 +287,39 @@ def durable_token(namespace_token: str | None, scope_token: str | None) -> str:
     return f"d:{namespace_token or INITIAL_GENERATION}.{scope_token or INITIAL_GENERATION}"
 
 
-def _generation_subquery(namespace: str, scope: str):
-    from django.db.models import Subquery
+_L3_GET_SQL: dict[tuple, str] = {}
 
-    from cachecore.models import CacheGeneration
 
-    return Subquery(CacheGeneration.objects.filter(namespace=namespace, scope=scope).values("token")[:1])
+def _l3_get_sql(connection, scoped: bool) -> str:
+    # Constant text, built once per backend and table names: compiling the equivalent ORM query
+    # (a filter plus two Subquery annotations) costs several times more than running it.
+    from cachecore.models import CacheEntry, CacheGeneration
+
+    tables = (CacheEntry._meta.db_table, CacheGeneration._meta.db_table)
+    key = (connection.vendor, scoped, tables)
+    if key not in _L3_GET_SQL:
+        entries, generations = (connection.ops.quote_name(table) for table in tables)
+        token = f"SELECT g.token FROM {generations} g WHERE g.namespace = %s AND g.scope = "
+        scope_gen = f"({token}%s)" if scoped else "''"
+        _L3_GET_SQL[key] = (
+            f"SELECT e.id, e.generation, e.payload, e.created_at, e.expires_at, ({token}'') AS ns_gen, "
+            f"{scope_gen} AS scope_gen FROM {entries} e "
+            "WHERE e.namespace = %s AND e.key_hash = %s AND e.expires_at > %s"
+        )
+    return _L3_GET_SQL[key]
 
 
 def _l3_get(namespace: str, key_hash: str, scope: str, now: datetime):
-    from django.db.models import Value
+    from django.db import router
 
     from cachecore.models import CacheEntry
 
-    scope_gen = _generation_subquery(namespace, scope) if scope else Value("")
-    return (
-        CacheEntry.objects.filter(namespace=namespace, key_hash=key_hash, expires_at__gt=now)
-        .annotate(ns_gen=_generation_subquery(namespace, ""), scope_gen=scope_gen)
-        .values_list("pk", "generation", "payload", "created_at", "expires_at", "ns_gen", "scope_gen")[:1]
-    )
+    connection = connections[router.db_for_read(CacheEntry)]
+    params = [namespace, *((namespace, scope) if scope else ()), namespace, key_hash, now]
+    # (namespace, key_hash) is unique: at most one row. raw() applies the fields' converters.
+    for row in CacheEntry.objects.raw(_l3_get_sql(connection, bool(scope)), params):
+        return [(row.pk, row.generation, row.payload, row.created_at, row.expires_at, row.ns_gen, row.scope_gen)]
+    return []
 
 
 class L3Read(NamedTuple):
@@ -317,7 +331,7 @@ class L3Read(NamedTuple):
 
 def l3_get(namespace: str, key_hash: str, scope: str | None, now: datetime) -> L3Read:
     """Return the live row of (namespace, key_hash) if written under the current durable generation."""
-    found = _l3_read(lambda: list(_l3_get(namespace, key_hash, scope_column(scope), now)))
+    found = _l3_read(_l3_get, namespace, key_hash, scope_column(scope), now)
     if not found:
         return L3Read(None, None)
     pk, generation, payload, created_at, expires_at, ns_gen, scope_gen = found[0]

@@ -26,10 +26,21 @@ class MetricsObserver:
     def __init__(self):
         self._lock = threading.Lock()
         self._outcomes: dict[str, list[int]] = {}  # namespace -> [hits, misses]
+        # Labelled children, looked up once per label set: ``.labels()`` costs several
+        # microseconds (a lock and a tuple of strings), more than the L1 hit it counts.
+        self._request_children: dict[tuple[str, str, str], object] = {}
+        self._rate_children: dict[str, object] = {}
+        self._published_rate: dict[str, float] = {}
 
     def on_request(self, namespace: str, tier: str, result: str) -> None:
         """Count a tier lookup; update the namespace's hit rate when it decided the request."""
-        CACHE_REQUESTS_TOTAL.labels(namespace=namespace, tier=tier, result=result).inc()
+        key = (namespace, tier, result)
+        child = self._request_children.get(key)
+        if child is None:
+            child = self._request_children[key] = CACHE_REQUESTS_TOTAL.labels(
+                namespace=namespace, tier=tier, result=result
+            )
+        child.inc()
         if tier == WHOLE_MISS_TIER:
             self._outcome(namespace, hit=False)
         elif result in HIT_RESULTS:
@@ -39,8 +50,14 @@ class MetricsObserver:
         with self._lock:
             counts = self._outcomes.setdefault(namespace, [0, 0])
             counts[0 if hit else 1] += 1
-            rate = 100.0 * counts[0] / (counts[0] + counts[1])
-        CACHE_HIT_RATE_PERCENT.labels(namespace=namespace).set(rate)
+            rate = round(100.0 * counts[0] / (counts[0] + counts[1]), 2)
+            if self._published_rate.get(namespace) == rate:
+                return  # a long run of hits leaves the gauge unchanged: skip the write
+            self._published_rate[namespace] = rate
+            gauge = self._rate_children.get(namespace)
+            if gauge is None:
+                gauge = self._rate_children[namespace] = CACHE_HIT_RATE_PERCENT.labels(namespace=namespace)
+            gauge.set(rate)  # under the lock, so a slower thread never publishes an older rate
 
     def hit_rate(self, namespace: str) -> float | None:
         """Return this process's hit rate (percent) of ``namespace`` since start, or None."""

@@ -23,6 +23,8 @@ import threading
 import uuid
 from typing import NamedTuple
 
+import orjson
+
 from cachecore import tiers
 from cachecore.namespaces import Namespace, get_namespace
 
@@ -78,8 +80,8 @@ def _sorted_unique(values: list) -> list:
 
 def canonical_params(ns: Namespace, params: dict) -> dict:
     """Return the whitelisted, type-normalised parameters (absent ones as None); reject unknown names."""
-    unknown = set(params) - set(ns.params)
-    if unknown:
+    if not ns.param_set.issuperset(params):
+        unknown = set(params) - ns.param_set
         raise TypeError(f"Unknown cache parameter(s) {sorted(unknown)} for namespace {ns.name!r}; allowed: {ns.params}")
     canon = {}
     for name in ns.params:
@@ -94,12 +96,21 @@ def canonical_params(ns: Namespace, params: dict) -> dict:
 
 def canonical_json(canon: dict) -> str:
     """Return the canonical JSON text of normalised parameters."""
-    return json.dumps(canon, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _canonical_bytes(canon).decode()
+
+
+def _canonical_bytes(canon: dict) -> bytes:
+    # orjson (sorted keys, compact, UTF-8) is ~10x faster than json.dumps on the hot path; the
+    # stdlib encoder is the fallback for what orjson refuses (integers beyond 64 bits).
+    try:
+        return orjson.dumps(canon, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return json.dumps(canon, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def param_hash(canon: dict) -> str:
     """Return the sha256 hex digest of the canonical parameters (the L3 key_hash)."""
-    return hashlib.sha256(canonical_json(canon).encode()).hexdigest()
+    return hashlib.sha256(_canonical_bytes(canon)).hexdigest()
 
 
 def data_hash(payload: str) -> str:

@@ -3,6 +3,7 @@
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 _registry: dict[str, "Namespace"] = {}
@@ -32,6 +33,11 @@ class Namespace:
     debounce: float | None = None
     max_wait: float | None = None
     ttl_for: Callable[[Any], float | None] | None = None
+
+    @cached_property
+    def param_set(self) -> frozenset[str]:
+        """Return the whitelist as a set (computed once: checked on every lookup)."""
+        return frozenset(self.params)
 
     def __post_init__(self):
         if not self.name or not isinstance(self.name, str) or len(self.name) > 100:

@@ -30,6 +30,19 @@ class TestCanonicalParams:
     def test_numeric_strings_equal_ints(self):
         assert key_of(user_id="7", strategy_id=3) == key_of(user_id=7, strategy_id="3")
 
+    def test_integers_beyond_64_bits_still_hash(self):
+        # The fast encoder refuses them; the fallback must give a stable, distinct key.
+        assert key_of(user_id=2**70) == key_of(user_id=2**70)
+        assert key_of(user_id=2**70) != key_of(user_id=2**70 + 1)
+
+    def test_hash_is_sha256_of_the_canonical_json(self):
+        import hashlib
+
+        canon = keys.canonical_params(NS, {"user_id": 1, "ids": [3, 1], "search": "ü"})
+        text = keys.canonical_json(canon)
+        assert text == '{"flag":null,"ids":[1,3],"search":"ü","strategy_id":null,"user_id":1,"when":null}'
+        assert keys.param_hash(canon) == hashlib.sha256(text.encode()).hexdigest()
+
     def test_zero_padded_strings_stay_strings(self):
         assert key_of(search="007") != key_of(search="7")
 

@@ -15,11 +15,8 @@ from cachecore import coherence, tiers
 from cachecore.service import get_or_compute
 from cachecore.tests.engine_helpers import RedisServer
 from cachecore.tests.invalidation_helpers import temporary_namespace
+from tests.services import free_port
 from trackers.models import Brand, Client
-
-
-class PrivateRedis(RedisServer):
-    PORTS = range(6395, 6400)  # this suite's own range (H1's fault tests use 6390-6394)
 
 
 def wait_until(predicate, timeout: float = 5.0, interval: float = 0.01) -> bool:
@@ -106,7 +103,7 @@ class TestSubscriberOnRedis:
             coherence.stop()
 
     def test_reconnect_drops_the_whole_l1(self, coherent_ns):
-        server = PrivateRedis()
+        server = RedisServer()
         server.start()
         import redis
 
@@ -193,7 +190,7 @@ def test_invalidation_during_a_redis_outage_returns_and_is_counted(coherent_ns, 
     from cachecore.tests.invalidation_helpers import failures
 
     get_or_compute(coherent_ns, {}, lambda: "v")
-    closed_port = PrivateRedis()._free_port()  # nothing listens there
+    closed_port = free_port()  # nothing listens there
     down = {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{closed_port}/0"}
     settings.CACHES = {"default": down}
     try:

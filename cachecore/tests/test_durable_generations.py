@@ -8,7 +8,6 @@ invalidation is never served, across any of these.
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -169,15 +168,10 @@ def test_separate_processes_on_the_embedded_default_share_l3(tmp_path):
     assert run_worker(db, "read", "fourth") == {"value": "third", "tier": "l3"}
 
 
-class PrivateRedis(RedisServer):
-    PORTS = range(6410, 6415)  # this suite's own range; never the shared server
-
-
-@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server not installed")
 class TestOutageRecovery:
     @pytest.fixture
     def server(self):
-        server = PrivateRedis()
+        server = RedisServer()
         server.start()
         with override_settings(
             CACHES=server.cache_settings(settings.CACHES["default"]),

@@ -13,7 +13,7 @@ from django.db import OperationalError, connection
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from monitoring import dependencies, health
-from monitoring.tests.helpers import STAFF_TOKEN, RedisServer
+from monitoring.tests.helpers import STAFF_TOKEN, PrivateRedisServer
 from monitoring.throttling import HealthThrottle
 from monitoring.views import INVALID_TOKEN_MESSAGE
 from tests.factories import make_user
@@ -181,7 +181,7 @@ class TestRedisDown:
     def test_degraded_with_200_while_redis_is_down(self, client, token, settings, monkeypatch):
         # Generous timeouts for the "up" half on a loaded machine; "down" is a refused connection.
         monkeypatch.setattr(dependencies, "REDIS_TIMEOUT_SECONDS", 5.0)
-        server = RedisServer(port=6400).start()
+        server = PrivateRedisServer().start()
         try:
             settings.REDIS_URL = server.url
             # The default cache (throttle history, L2) lives on the same server, as in production.

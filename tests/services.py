@@ -1,0 +1,102 @@
+"""Private service instances for fault tests: started, frozen and killed by one test, never shared.
+
+A fault test must never stop the PostgreSQL or Redis that the rest of the suite (and other
+runs on the machine) use, so it starts its own redis-server on a free port and kills only that.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES", "").lower() in {"1", "true", "yes"}
+APT_PACKAGE = {"redis-server": "redis-server", "promtool": "prometheus", "chromium": "chromium"}
+
+
+def need_binary(name: str) -> str:
+    """Return the path of ``name``, or skip (fail under REQUIRE_SERVICES=1) when it is missing."""
+    path = shutil.which(name)
+    if not path:
+        message = f"{name} is not installed (apt-get install -y {APT_PACKAGE.get(name, name)})"
+        if REQUIRE_SERVICES:
+            pytest.fail(f"REQUIRE_SERVICES=1 but {message}")
+        pytest.skip(message)
+    return path
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PrivateRedisServer:
+    """A redis-server of one test: start, freeze (SIGSTOP keeps the data), thaw, stop."""
+
+    def __init__(self):
+        self.binary = need_binary("redis-server")
+        self.port = free_port()
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "PrivateRedisServer":
+        """Start the server and wait until it answers PING."""
+        import redis
+
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.2)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return self
+            except redis.RedisError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.stop()
+                    raise RuntimeError(f"private redis-server on port {self.port} did not start") from None
+                time.sleep(0.05)
+
+    def freeze(self) -> None:
+        """Stop answering but keep the data (SIGSTOP): clients hit their socket timeout."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """Answer again after ``freeze``."""
+        self.process.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        """Kill the server (its data is gone)."""
+        if self.process is not None and self.process.poll() is None:
+            self.thaw()
+            self.process.kill()
+            self.process.wait(5)
+        self.process = None
+
+    def cache_settings(self, default: dict, *, prefix: str = "fault") -> dict:
+        """Return CACHES with ``default`` kept and an alias ``fault`` pointing at this server."""
+        return {
+            "default": default,
+            "fault": {
+                "BACKEND": "django_redis.cache.RedisCache",
+                "LOCATION": self.url,
+                "KEY_PREFIX": prefix,
+                "OPTIONS": {
+                    "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                    "SOCKET_CONNECT_TIMEOUT": 0.2,
+                    "SOCKET_TIMEOUT": 0.2,
+                    "SERIALIZER": "django_redis.serializers.pickle.PickleSerializer",
+                },
+            },
+        }

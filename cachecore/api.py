@@ -18,6 +18,7 @@ Contract (shared by trackers, contentplanning and monitoring):
     with uncached_reads(): ...                      # compute() reads with django-cachalot off
     @prewarmer("namespace") def warm(progress) -> int
     stats() -> dict
+    add_observer(obj)                               # obj.on_request/on_invalidation/on_error/... (metrics)
 """
 
 from cachecore.cachalot import uncached_reads
@@ -34,10 +35,11 @@ from cachecore.invalidation import (
 from cachecore.namespaces import Namespace, get_namespace, register_namespace
 from cachecore.prewarm import prewarmer
 from cachecore.service import CacheInfo, get_or_compute
-from cachecore.stats import stats
+from cachecore.stats import add_observer, stats
 
 __all__ = [
     "CacheInfo",
+    "add_observer",
     "InvalidatingManager",
     "InvalidatingQuerySet",
     "Namespace",

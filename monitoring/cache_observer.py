@@ -84,7 +84,7 @@ observer = MetricsObserver()
 def register() -> bool:
     """Register ``observer`` with cachecore; return False when cachecore has no stats hook."""
     try:
-        from cachecore.stats import add_observer
+        from cachecore.api import add_observer
     except ImportError:
         return False
     add_observer(observer)

@@ -93,7 +93,10 @@ class TieredCache:
             found = self._lookup_lower(call, gens, marker, envelope)
             if found is not None:
                 return found
-        flight_key = call.l1_key + ("!force" if call.force_refresh else "")
+        # A caller only joins a flight that began under the generations and L1 fence it saw
+        # itself: one begun before an invalidation this caller has seen computes from the old
+        # data, and its value must not be handed out afterwards.
+        flight_key = (call.l1_key, call.force_refresh, gens, marker)
         flight, leader = singleflight.join(flight_key)
         if not leader:
             return self._follow(call, gens, flight, compute, marker)

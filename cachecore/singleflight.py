@@ -8,6 +8,7 @@ only by its holder through a compare-and-delete script); the lock expires after
 
 import secrets
 import threading
+from collections.abc import Hashable
 
 from cachecore import conf, tiers
 
@@ -39,11 +40,11 @@ class Flight:
         return self._event.wait(timeout)
 
 
-_flights: dict[str, Flight] = {}
+_flights: dict[Hashable, Flight] = {}
 _lock = threading.Lock()
 
 
-def join(key: str) -> tuple[Flight, bool]:
+def join(key: Hashable) -> tuple[Flight, bool]:
     """Return the flight of ``key`` and whether the caller leads it."""
     with _lock:
         flight = _flights.get(key)
@@ -53,7 +54,7 @@ def join(key: str) -> tuple[Flight, bool]:
         return flight, True
 
 
-def land(key: str, flight: Flight) -> None:
+def land(key: Hashable, flight: Flight) -> None:
     """Remove a finished flight so the next miss starts a new one."""
     with _lock:
         if _flights.get(key) is flight:

@@ -237,6 +237,47 @@ class TestStaleSetRace:
 
 
 class TestSingleFlight:
+    @pytest.mark.parametrize("scope", [None, "user:1"])
+    def test_caller_after_an_invalidation_does_not_join_a_flight_begun_before_it(self, make_ns, monkeypatch, scope):
+        # A leader starts computing from the old data; the invalidation is delivered; a caller
+        # arriving now must not be handed the leader's old value by single-flight.
+        ns = make_ns(l1_ttl=60, l2_ttl=60, scope=user_scope)
+        started, release, joined = threading.Event(), threading.Event(), threading.Event()
+        source = {"version": "old"}
+
+        def leader_compute():
+            snapshot = dict(source)  # the read of the database
+            started.set()
+            release.wait(5)
+            return snapshot
+
+        real_join = singleflight.join
+
+        def join(key):
+            found = real_join(key)
+            if threading.current_thread().name == "late-caller":
+                joined.set()
+            return found
+
+        monkeypatch.setattr(singleflight, "join", join)
+        leader = threading.Thread(target=get_or_compute, args=(ns.name, {"user_id": 1}, leader_compute))
+        leader.start()
+        assert started.wait(5)
+        source["version"] = "new"  # the write commits ...
+        keys.bump_generation(ns.name, scope)  # ... and its invalidation is delivered
+        results = []
+        late = threading.Thread(
+            target=lambda: results.append(get_or_compute(ns.name, {"user_id": 1}, lambda: dict(source))),
+            name="late-caller",
+        )
+        late.start()
+        assert joined.wait(5)
+        release.set()  # the leader finishes with its old snapshot
+        late.join(10)
+        leader.join(10)
+        assert results and results[0][0] == {"version": "new"}
+        assert get_or_compute(ns.name, {"user_id": 1}, Counter())[0] == {"version": "new"}
+
     def run_threads(self, ns, compute, n=50, params=None):
         barrier = threading.Barrier(n)
         results = []

@@ -41,6 +41,10 @@ class L1Cache:
     """A thread-safe, bounded (entries and approximate bytes) LRU with a TTL per entry."""
 
     clock = staticmethod(time.monotonic)
+    # Eviction fences are kept per scope (one per user): past this many they are forgotten at
+    # once and every pending write is fenced instead, so the dict cannot grow for the life of
+    # the process.
+    max_scope_fences = 10_000
 
     def __init__(self):
         self._data: OrderedDict = OrderedDict()
@@ -115,7 +119,13 @@ class L1Cache:
                 self._seq_ns[namespace] = self._seq_ns.get(namespace, 0) + 1
                 doomed = [k for k, e in items if e[4] == namespace]
             else:
-                self._seq_scope[(namespace, scope)] = self._seq_scope.get((namespace, scope), 0) + 1
+                fence = (namespace, scope)
+                if fence not in self._seq_scope and len(self._seq_scope) >= self.max_scope_fences:
+                    # A forgotten fence restarts at 0, which a marker taken before could match
+                    # again: advancing the global sequence fails every such marker.
+                    self._seq_scope.clear()
+                    self._seq_all += 1
+                self._seq_scope[fence] = self._seq_scope.get(fence, 0) + 1
                 doomed = [k for k, e in items if e[4] == namespace and e[5] == scope]
             for key in doomed:
                 self._bytes -= self._data.pop(key)[3]

@@ -100,6 +100,19 @@ class TestL1:
         tiers.l1_evict("n", "user:2")
         assert put("fine", ns="n", scope="user:1", marker=marker) is True
 
+    def test_scope_fences_stay_bounded_and_still_fence(self, monkeypatch):
+        # One fence per evicted scope (one per user) must not grow for the life of the process.
+        monkeypatch.setattr(tiers.L1Cache, "max_scope_fences", 10, raising=False)
+        tiers.l1_evict("n", "user:1")
+        marker = l1.marker("n", "user:1")  # a computation starts after that first eviction
+        put("kept", ns="n", scope="user:2")
+        for user in range(2, 50):
+            tiers.l1_evict("n", f"user:x{user}")
+        assert len(l1._seq_scope) <= 10
+        tiers.l1_evict("n", "user:1")  # its fence restarted from zero: the pending write must still fail
+        assert put("late", ns="n", scope="user:1", marker=marker) is False
+        assert l1.get("kept") is not None  # forgetting fences evicts no valid entry
+
     def test_entries_by_namespace(self):
         put("a", ns="x")
         put("b", ns="x")

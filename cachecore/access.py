@@ -7,6 +7,7 @@ whenever called (tests, monitoring).
 
 import atexit
 import logging
+import os
 import threading
 from datetime import datetime
 
@@ -122,6 +123,20 @@ def _run() -> None:
             logger.exception("cachecore: access flush failed")
         finally:
             close_old_connections()
+
+
+def _after_fork_in_child() -> None:
+    # A forked worker (gunicorn --preload) inherits the parent's thread object but not the thread,
+    # and the parent's pending hits, which the parent flushes itself: start empty, so the first
+    # hit starts this process's own flusher (otherwise hits pile up until exit).
+    global _lock, _wake
+    _lock, _wake = threading.Lock(), threading.Event()
+    _pending.clear()
+    _state.update(flushes=0, rows=0, thread=None)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _flush_at_exit() -> None:

@@ -6,6 +6,7 @@ only by its holder through a compare-and-delete script); the lock expires after
 ``CACHECORE_LOCK_TIMEOUT`` so a crashed holder cannot block the key forever.
 """
 
+import os
 import secrets
 import threading
 from collections.abc import Hashable
@@ -70,6 +71,18 @@ def reset() -> None:
     """Forget every flight (tests)."""
     with _lock:
         _flights.clear()
+
+
+def _after_fork_in_child() -> None:
+    # The leaders of inherited flights are threads of the parent, absent here: their flights
+    # would never land, and every miss on their keys would wait CACHECORE_LOCK_WAIT forever.
+    global _lock
+    _lock = threading.Lock()
+    _flights.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class ClusterLock:

@@ -79,3 +79,22 @@ class TestAccessFlush:
         row.delete()
         assert access.flush() == 0
         assert access.info()["pending"] == 0
+
+
+def test_a_forked_child_runs_its_own_flusher_and_drops_the_parents_hits():
+    import os
+
+    access.record(1)  # the parent's flusher thread is running and a hit is pending
+    assert access._state["thread"] is not None
+    pid = os.fork()
+    if pid == 0:  # the child inherits the parent's thread object, but not the thread
+        ok = False
+        try:
+            access.record(2)
+            thread = access._state["thread"]
+            ok = thread is not None and thread.is_alive() and access._pending.keys() == {2}
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert 1 in access._pending  # the parent still owns (and flushes) its own hits

@@ -421,6 +421,32 @@ class TestSingleFlight:
         assert (value, info.stale, compute.calls) == ("v1", True, 1)
         assert get_or_compute(ns.name, {}, compute)[0] == "v2"
 
+    def test_a_forked_child_does_not_inherit_flights_in_progress(self, make_ns):
+        import os
+
+        ns = make_ns(l1_ttl=60, l2_ttl=60)
+        started, release = threading.Event(), threading.Event()
+
+        def compute():
+            started.set()
+            release.wait(5)
+            return "parent"
+
+        leader = threading.Thread(target=get_or_compute, args=(ns.name, {}, compute))
+        leader.start()
+        assert started.wait(5)
+        pid = os.fork()
+        if pid == 0:  # the leader thread does not exist here: its flight would never land
+            ok = False
+            try:
+                ok = singleflight.in_flight() == 0 and get_or_compute(ns.name, {}, lambda: "child")[0] == "child"
+            finally:
+                os._exit(0 if ok else 1)
+        release.set()
+        leader.join(10)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+
 
 @pytest.mark.django_db
 class TestStats:

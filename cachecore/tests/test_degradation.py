@@ -9,7 +9,7 @@ from django.test import override_settings
 from cachecore import keys, stats, tiers
 from cachecore.models import CacheEntry
 from cachecore.service import get_or_compute
-from cachecore.tests.engine_helpers import Counter, FakeClock, RedisServer
+from cachecore.tests.engine_helpers import Counter, FakeClock
 
 
 def closed_port_caches():
@@ -68,19 +68,7 @@ class TestRedisUnreachable:
 
 
 class TestRedisOutageAndRecovery:
-    @pytest.fixture
-    def server(self):
-        server = RedisServer()
-        server.start()
-        with override_settings(
-            CACHES=server.cache_settings(settings.CACHES["default"]),
-            CACHECORE_CACHE_ALIAS="fault",
-            CACHECORE_BREAKER_THRESHOLD=2,
-        ):
-            yield server
-        server.stop()
-
-    def test_recovery_serves_no_pre_outage_value(self, make_ns, server, breaker_clock):
+    def test_recovery_serves_no_pre_outage_value(self, make_ns, fault_redis, breaker_clock):
         ns = make_ns(l1_ttl=60, l2_ttl=300)
         tiers.l1.clock = l1_clock = FakeClock()
         source = {"v": "before"}
@@ -88,7 +76,7 @@ class TestRedisOutageAndRecovery:
         tiers.l1_clear()
         assert get_or_compute(ns.name, {}, lambda: dict(source))[1].tier == "l2"
 
-        server.freeze()  # Redis stops answering but keeps the pre-outage value
+        fault_redis.freeze()  # Redis stops answering but keeps the pre-outage value
         source["v"] = "during"
         assert keys.bump_generation(ns.name) is None  # the invalidation is lost
         for _ in range(4):
@@ -96,7 +84,7 @@ class TestRedisOutageAndRecovery:
             assert value == {"v": "during"}
         assert tiers.l2_breaker.state == "open"
 
-        server.thaw()
+        fault_redis.thaw()
         source["v"] = "after"
         breaker_clock.advance(10)
         l1_clock.advance(10)  # values computed during the outage live in L1 only one cooldown
@@ -106,28 +94,28 @@ class TestRedisOutageAndRecovery:
         tiers.l1_clear()
         assert get_or_compute(ns.name, {}, lambda: dict(source))[0] == {"v": "after"}
 
-    def test_outage_with_no_lost_invalidation_also_retires_l1(self, make_ns, server, breaker_clock):
+    def test_outage_with_no_lost_invalidation_also_retires_l1(self, make_ns, fault_redis, breaker_clock):
         ns = make_ns(l1_ttl=600, l2_ttl=300)
         get_or_compute(ns.name, {}, lambda: "old")
-        server.freeze()
+        fault_redis.freeze()
         other = make_ns(l1_ttl=0, l2_ttl=60)
         for _ in range(3):
             get_or_compute(other.name, {}, lambda: "x")
-        server.thaw()
+        fault_redis.thaw()
         breaker_clock.advance(10)
         get_or_compute(other.name, {}, lambda: "x")  # the probe succeeds: recovery runs
         assert len(tiers.l1) == 0
         assert get_or_compute(ns.name, {}, lambda: "new")[0] == "new"
 
-    def test_killed_and_restarted_server(self, make_ns, server, breaker_clock):
+    def test_killed_and_restarted_server(self, make_ns, fault_redis, breaker_clock):
         ns = make_ns(l1_ttl=0, l2_ttl=300)
         compute = Counter()
         get_or_compute(ns.name, {}, compute)
-        server.stop()
+        fault_redis.stop()
         for _ in range(5):
             get_or_compute(ns.name, {}, compute)
         assert compute.calls == 6
-        server.start()
+        fault_redis.start()
         breaker_clock.advance(10)
         assert get_or_compute(ns.name, {}, compute)[1].tier == "miss"
         assert get_or_compute(ns.name, {}, compute)[1].tier == "l2"

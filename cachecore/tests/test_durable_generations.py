@@ -13,15 +13,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import DatabaseError
-from django.test import override_settings
 
 from cachecore import keys, tiers
 from cachecore.invalidation import invalidate_now
 from cachecore.models import CacheEntry, CacheGeneration
 from cachecore.service import get_or_compute
-from cachecore.tests.engine_helpers import Counter, FakeClock, RedisServer, user_scope
+from cachecore.tests.engine_helpers import Counter, FakeClock, user_scope
 from tests.helpers import QueryCounter
 
 pytestmark = pytest.mark.django_db
@@ -169,19 +167,7 @@ def test_separate_processes_on_the_embedded_default_share_l3(tmp_path):
 
 
 class TestOutageRecovery:
-    @pytest.fixture
-    def server(self):
-        server = RedisServer()
-        server.start()
-        with override_settings(
-            CACHES=server.cache_settings(settings.CACHES["default"]),
-            CACHECORE_CACHE_ALIAS="fault",
-            CACHECORE_BREAKER_THRESHOLD=2,
-        ):
-            yield server
-        server.stop()
-
-    def test_keeps_valid_l3_rows_but_serves_no_pre_outage_l2_value(self, persistent, server):
+    def test_keeps_valid_l3_rows_but_serves_no_pre_outage_l2_value(self, persistent, fault_redis):
         tiers.l2_breaker.clock = breaker_clock = FakeClock()
         source = {1: "one-before", 2: "two"}
         for user_id in (1, 2):
@@ -190,14 +176,14 @@ class TestOutageRecovery:
         assert get_or_compute(persistent.name, {"user_id": 1}, Counter())[1].tier == "l2"
         before = durable_of(persistent, "user:1")
 
-        server.freeze()  # Redis stops answering but keeps the pre-outage values and generations
+        fault_redis.freeze()  # Redis stops answering but keeps the pre-outage values and generations
         source[1] = "one-after"
         invalidate_now(persistent.name, "user:1")  # its L2 bump is lost; its database part is not
         assert durable_of(persistent, "user:1") != before
         assert list(CacheEntry.objects.values_list("user_id", flat=True)) == [2]
         assert tiers.l2_breaker.state == "open"
 
-        server.thaw()
+        fault_redis.thaw()
         breaker_clock.advance(10)
         tiers.l1_clear()
         # The probe ends the outage and bumps the epoch: user 1's pre-outage L2 value (still under

@@ -86,11 +86,21 @@ class Subscriber:
     poll_seconds = 0.5
     ping_seconds = 15.0
 
-    def __init__(self, client_factory, channel: str, *, on_event=apply_event, on_connect=tiers.l1_clear, backoff=None):
+    def __init__(
+        self,
+        client_factory,
+        channel: str,
+        *,
+        on_event=apply_event,
+        on_connect=tiers.l1_clear,
+        on_disconnect=tiers.l1_clear,
+        backoff=None,
+    ):
         self._client_factory = client_factory
         self.channel = channel
         self._on_event = on_event
         self._on_connect = on_connect
+        self._on_disconnect = on_disconnect
         self._backoff = backoff or Backoff(initial=0.1, maximum=5.0)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -124,6 +134,7 @@ class Subscriber:
                 self._listen()
             except Exception as exc:  # noqa: BLE001 - any failure means: reconnect after a pause
                 self.connected.clear()
+                self._disconnected()
                 if not self._outage_logged:
                     logger.warning("cachecore: invalidation subscriber lost Redis (%s); reconnecting", exc)
                     self._outage_logged = True
@@ -160,6 +171,14 @@ class Subscriber:
             logger.warning("cachecore: invalidation subscriber reconnected; local L1 dropped")
         self._outage_logged = False
         self.connected.set()
+
+    def _disconnected(self) -> None:
+        # From now on other processes' events are lost (for as long as the outage lasts, while
+        # L1 hits never touch Redis): drop L1 now rather than only after reconnecting.
+        try:
+            self._on_disconnect()
+        except Exception:  # noqa: BLE001 - the thread must survive to reconnect
+            logger.exception("cachecore: dropping L1 after losing the invalidation channel failed")
 
     def _close(self) -> None:
         pubsub, self._pubsub = self._pubsub, None

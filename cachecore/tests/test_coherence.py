@@ -77,6 +77,54 @@ class TestEmbeddedDefault:
         assert coherence.is_coherent() is True
 
 
+class TestSubscriberDisconnect:
+    def test_losing_the_connection_drops_l1_at_once(self):
+        # Events published while the subscriber is away are lost, so L1 cannot be trusted from
+        # the moment the connection breaks (a Redis outage may last long), not only after reconnecting.
+        proceed = threading.Event()
+        made = []
+
+        class PubSub:
+            def __init__(self):
+                self.calls = 0
+
+            def subscribe(self, channel):
+                pass
+
+            def get_message(self, timeout):
+                self.calls += 1
+                if self.calls == 1:
+                    return {"type": "subscribe"}
+                proceed.wait(5)
+                raise ConnectionError("connection lost")
+
+            def close(self):
+                pass
+
+        class Client:
+            def pubsub(self, **kwargs):
+                return PubSub()
+
+        def factory():
+            made.append(1)
+            if len(made) > 1:
+                raise ConnectionError("still down")
+            return Client()
+
+        sub = coherence.Subscriber(factory, "test:disconnect").start()
+        try:
+            assert sub.connected.wait(5)
+            tiers.l1.set(
+                "k", "v", ttl=None, created=0.0, size=1, namespace="n", scope=None, marker=tiers.l1.marker("n", None)
+            )
+            assert len(tiers.l1) == 1
+            proceed.set()
+            assert wait_until(lambda: len(made) > 1)  # it has noticed and tries to reconnect
+            assert len(tiers.l1) == 0 and not sub.connected.is_set()
+        finally:
+            sub.stop()
+
+
 @pytest.mark.redis
 class TestSubscriberOnRedis:
     def test_subscriber_applies_published_events(self, coherent_ns):

@@ -36,11 +36,14 @@ class CircuitBreaker:
         self.in_outage = False
         self.probe_attempts = 0
         self.recoveries = 0
+        self._repairer: int | None = None  # the thread running the recovery listeners
 
     def allow(self) -> bool:
         """Return True when the tier may be tried now (closed, or this caller is the probe)."""
         if self.state == CLOSED:
             return True
+        if self._repairer == threading.get_ident():
+            return True  # the recovery listeners use the tier before anyone else does
         with self._lock:
             # A probe that never reported back (e.g. its thread died) is replaced after another
             # cooldown, so the breaker cannot stay half-open forever.
@@ -57,22 +60,48 @@ class CircuitBreaker:
         if self.state == CLOSED and not self.failures and not self.in_outage:
             return
         with self._lock:
+            if self._repairer is not None:
+                # The repair's own calls, or a call that started earlier: the repairing thread
+                # closes the breaker when its repair is done.
+                if self._repairer == threading.get_ident():
+                    self.failures = 0
+                return
             # Listeners (e.g. the epoch bump) run only after a real outage (the breaker was open);
             # an isolated error below the threshold lost nothing that needs repairing.
-            recovered = self.state != CLOSED
+            repair = self.state != CLOSED
             logged = self.in_outage
-            self.state = CLOSED
-            self.failures = 0
-            self.in_outage = False
+            if repair:
+                # Half-open while repairing: other threads keep skipping the tier (they would
+                # read what the repair retires), and a failed repair reopens it, to be retried.
+                self.state = HALF_OPEN
+                self.opened_at = self.clock()
+                self._repairer = threading.get_ident()
+            else:
+                self.failures = 0
+                self.in_outage = False
+        if repair:
+            logged = self._repair() and logged
         if logged:
             logger.warning("cachecore: %s is reachable again; breaker closed", self.tier)
-        if recovered:
-            self.recoveries += 1
+
+    def _repair(self) -> bool:
+        """Run the recovery listeners, then close the breaker unless the tier failed meanwhile."""
+        self.recoveries += 1
+        try:
             for listener in list(self._recovery_listeners):
                 try:
                     listener()
                 except Exception:  # noqa: BLE001 - a failing listener must not fail the request
                     logger.exception("cachecore: %s recovery listener %r failed", self.tier, listener)
+        finally:
+            with self._lock:
+                self._repairer = None
+                closed = self.state == HALF_OPEN
+                if closed:
+                    self.state = CLOSED
+                    self.failures = 0
+                    self.in_outage = False
+        return closed
 
     def failure(self, exc: BaseException | None = None) -> None:
         """Record an error of the tier; open the breaker at the threshold or when a probe fails."""

@@ -80,3 +80,49 @@ def test_failing_listener_does_not_break_recovery(breaker):
     breaker.allow()
     breaker.success()
     assert breaker.state == "closed"
+
+
+def open_then_probe(breaker):
+    for _ in range(3):
+        breaker.failure(ConnectionError())
+    breaker.clock.advance(5)
+    assert breaker.allow()
+
+
+def test_a_repair_that_fails_keeps_the_breaker_open_and_is_retried(breaker):
+    # Redis flaps: the probe succeeds, then the repair (the epoch bump) fails. Closing anyway
+    # would lose the repair for good: the next success would see a closed breaker.
+    repairs = []
+
+    def repair():
+        repairs.append(breaker.allow())  # the repairing thread may use the tier
+        if len(repairs) == 1:
+            breaker.failure(ConnectionError("gone again"))
+
+    breaker.add_recovery_listener(repair)
+    open_then_probe(breaker)
+    breaker.success()
+    assert breaker.state == "open" and not breaker.allow()
+    breaker.clock.advance(5)
+    assert breaker.allow()
+    breaker.success()
+    assert (breaker.state, repairs) == ("closed", [True, True])
+
+
+def test_other_threads_skip_the_tier_until_the_repair_is_done(breaker):
+    import threading
+
+    seen = []
+
+    def repair():
+        other = threading.Thread(target=lambda: seen.append(breaker.allow()))
+        other.start()
+        other.join(5)
+        breaker.success()  # the repair's own successful calls do not end it early
+        seen.append(breaker.state)
+
+    breaker.add_recovery_listener(repair)
+    open_then_probe(breaker)
+    breaker.success()
+    assert seen == [False, "half_open"]
+    assert breaker.state == "closed" and breaker.recoveries == 1

@@ -10,17 +10,23 @@ def exception_handler(exc, context):
         return None
     data = response.data
     if isinstance(data, dict) and "detail" not in data:
-        parts = []
-        for field, errors in data.items():
-            text = (
-                errors
-                if isinstance(errors, str)
-                else "; ".join(str(e) for e in errors)
-                if isinstance(errors, list)
-                else str(errors)
-            )
-            parts.append(f"{field}: {text}")
-        response.data = {"detail": " ".join(parts), "errors": data}
+        response.data = {"detail": " ".join(f"{name}: {text}" for name, text in field_messages(data)), "errors": data}
     elif isinstance(data, list):
         response.data = {"detail": "; ".join(str(e) for e in data)}
     return response
+
+
+def field_messages(errors, name: str = ""):
+    """Yield ``(dotted field name, messages)`` of nested serializer errors (``reports.0.serial``)."""
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            yield from field_messages(value, f"{name}.{key}" if name else str(key))
+    elif isinstance(errors, list) and any(isinstance(e, dict | list) for e in errors):
+        # A list serializer's errors: one entry per item, empty for the valid ones.
+        for index, value in enumerate(errors):
+            if value:
+                yield from field_messages(value, f"{name}.{index}" if name else str(index))
+    elif isinstance(errors, list):
+        yield name, "; ".join(str(e) for e in errors)
+    else:
+        yield name, str(errors)

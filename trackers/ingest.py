@@ -35,6 +35,7 @@ TIMESTAMP_FUTURE = "is more than {seconds} s in the future (TRACKERS_INGEST_FUTU
 NUMBER_INVALID = "must be a finite number."
 OUT_OF_RANGE = "must be between {low} and {high}."
 CITY_INVALID = "must be a string of at most 100 characters."
+TEXT_UNSTORABLE = "must not contain NUL characters or unpaired surrogates."
 DUPLICATE_EXISTING = "a report for this tracker at this timestamp already exists."
 DUPLICATE_IN_BATCH = "duplicates the report at {where} {index} (same serial and timestamp)."
 BATCH_TOO_LARGE = (
@@ -121,12 +122,26 @@ def _blank(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def storable(text: str) -> bool:
+    """Return whether both databases can store ``text`` (PostgreSQL rejects NUL; UTF-8, lone surrogates)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _serial(value, errors) -> str:
     if _blank(value):
         errors["serial"] = REQUIRED
         return ""
     if not isinstance(value, str) or len(value.strip()) > _MAX_SERIAL:
         errors["serial"] = SERIAL_INVALID
+        return ""
+    if not storable(value):
+        errors["serial"] = TEXT_UNSTORABLE
         return ""
     return value.strip()
 
@@ -161,7 +176,7 @@ def _number(value, name, low, high, errors, *, required) -> float | None:
         return None
     try:
         number = float(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: an int beyond a float's range (2**1024)
         errors[name] = NUMBER_INVALID
         return None
     if not math.isfinite(number):
@@ -182,6 +197,9 @@ def _city(value, errors) -> str:
         return ""
     if not isinstance(value, str) or len(value.strip()) > _MAX_CITY:
         errors["nearest_city"] = CITY_INVALID
+        return ""
+    if not storable(value):
+        errors["nearest_city"] = TEXT_UNSTORABLE
         return ""
     return value.strip()
 
@@ -206,7 +224,9 @@ def validate_batch(
         parsed.append(report)
         if field_errors:
             serial = raw.get("serial") if isinstance(raw, Mapping) else None
-            errors[i] = RowError(labels[i], serial if isinstance(serial, str) else None, field_errors)
+            # Echoed in the 400: a serial that cannot be encoded would turn it into a 500.
+            echo = serial if isinstance(serial, str) and storable(serial) else None
+            errors[i] = RowError(labels[i], echo, field_errors)
 
     tracker_ids = _tracker_ids({p.serial for p in parsed if p}, client_ids)
     first_seen: dict[tuple[int, datetime], int] = {}

@@ -3,15 +3,17 @@
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.parsers import JSONParser
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.parsers import JSONParser
 from trackers import ingest_serializers as io
 from trackers.ingest import BatchTooLarge, IngestRejected, ingest_location_reports
 from trackers.scope import user_writable_client_ids
 
+BODY_SHAPE = 'the body must be an object {"reports": [...]} or a list of reports.'
 ROLE_REQUIRED = (
     "Posting location reports needs the operator or admin role on a client (or staff); your memberships are read-only."
 )
@@ -56,11 +58,24 @@ class LocationReportIngestApi(APIView):
         except BatchTooLarge as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         except IngestRejected as exc:
-            body = {"detail": str(exc), "errors": [error.as_dict() for error in exc.errors]}
+            body = {"detail": rejected_detail(exc), "errors": [error.as_dict() for error in exc.errors]}
             return Response(body, status=status.HTTP_400_BAD_REQUEST)
         return Response(io.IngestResultSerializer(result).data, status=status.HTTP_201_CREATED)
 
 
+def rejected_detail(exc: IngestRejected) -> str:
+    """Return the 400's detail: the count, then the first bad field by its path (``reports.1.latitude``)."""
+    first = exc.errors[0]
+    name, message = next(iter(first.errors.items()))
+    path = "reports" if first.index < 0 else f"reports.{first.index}.{name}"
+    return f"reports: {exc} First: {path}: {message}"
+
+
 def _envelope(data):
-    # A bare JSON list is accepted as the reports themselves.
-    return {"reports": data} if isinstance(data, list) else data
+    # A bare JSON list is accepted as the reports themselves; any other non-object (null, a
+    # number, a string) is named as "reports" rather than DRF's "non_field_errors".
+    if isinstance(data, list):
+        return {"reports": data}
+    if not isinstance(data, dict):
+        raise ValidationError({"reports": [BODY_SHAPE]})
+    return data

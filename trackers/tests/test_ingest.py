@@ -1,5 +1,6 @@
 """POST /api/location-reports/: validation per row, all-or-nothing writes, auth, scope, limits, cache."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -7,6 +8,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from config.parsers import TOO_DEEP
 from tests.factories import BASE_TIME, make_dataset, make_user
 from tests.helpers import QueryCounter
 from trackers import ingest
@@ -125,12 +127,31 @@ class TestValidation:
             ({"serial": 123}, "serial", ingest.SERIAL_INVALID),
             ({"serial": "NOPE-1"}, "serial", ingest.UNKNOWN_SERIAL),
             ({"nearest_city": "x" * 101}, "nearest_city", ingest.CITY_INVALID),
+            # Beyond a float's range: float() raises OverflowError, not ValueError.
+            ({"latitude": 2**1100}, "latitude", ingest.NUMBER_INVALID),
+            ({"confidence": -(2**1100)}, "confidence", ingest.NUMBER_INVALID),
+            ({"longitude": 2**64}, "longitude", ingest.OUT_OF_RANGE.format(low=-180, high=180)),
+            # PostgreSQL rejects NUL in text; neither backend can store an unpaired surrogate.
+            ({"nearest_city": "Ber\x00lin"}, "nearest_city", ingest.TEXT_UNSTORABLE),
         ],
     )
     def test_each_rule_names_the_field(self, data, staff, overrides, field, message):
         response = post(api_as(staff), [report(data.trackers[0], 5, **overrides)])
         assert response.status_code == 400
         assert response.json()["errors"][0]["errors"] == {field: message}
+
+    @pytest.mark.parametrize("serial", ["TRK\x00", "\ud800", "TRK-\udfff"])
+    def test_an_unstorable_serial_is_400_and_not_echoed(self, data, staff, serial):
+        # Raw JSON: the test client's encoder cannot write a lone surrogate, a device's can.
+        body = json.dumps({"reports": [report(data.trackers[0], serial=serial)]})
+        response = api_as(staff).post(URL, body, content_type="application/json")
+        assert response.status_code == 400
+        assert response.json()["errors"] == [{"index": 0, "serial": None, "errors": {"serial": ingest.TEXT_UNSTORABLE}}]
+
+    def test_an_unstorable_city_is_400(self, data, staff):
+        body = json.dumps({"reports": [report(data.trackers[0], nearest_city="Ber\udc80lin")]})
+        response = api_as(staff).post(URL, body, content_type="application/json")
+        assert response.json()["errors"][0]["errors"] == {"nearest_city": ingest.TEXT_UNSTORABLE}
 
     def test_a_missing_field_is_required(self, data, staff):
         row = report(data.trackers[0])
@@ -182,7 +203,10 @@ class TestAllOrNothing:
         response = post(api_as(staff), rows)
         assert response.status_code == 400
         body = response.json()
-        assert body["detail"] == "2 of 4 reports are invalid; nothing was written."
+        assert body["detail"] == (
+            "reports: 2 of 4 reports are invalid; nothing was written. "
+            "First: reports.1.latitude: must be between -90 and 90."
+        )
         assert [(e["index"], sorted(e["errors"])) for e in body["errors"]] == [(1, ["latitude"]), (3, ["confidence"])]
         assert LocationHistory.objects.count() == before
         assert not Tracker.objects.filter(latest_history_id__isnull=False).exists()
@@ -265,11 +289,32 @@ class TestLimits:
         assert "TRACKERS_INGEST_MAX_BATCH" in response.json()["detail"]
         assert post(api_as(staff), [report(data.trackers[0], h) for h in range(10, 13)]).status_code == 201
 
-    @pytest.mark.parametrize("body", [{"reports": []}, {}, {"reports": "x"}, "just a string", {"report": []}])
+    @pytest.mark.parametrize(
+        "body", [{"reports": []}, {}, {"reports": "x"}, "just a string", {"report": []}, 5, None, True]
+    )
     def test_a_missing_or_empty_list_is_400_naming_reports(self, data, staff, body):
-        response = api_as(staff).post(URL, body, format="json")
+        response = api_as(staff).post(URL, json.dumps(body), content_type="application/json")
         assert response.status_code == 400
-        assert "reports" in response.json()["detail"] or "non_field_errors" in response.json()["detail"]
+        assert response.json()["detail"].startswith("reports: ")
+
+    @pytest.mark.parametrize(
+        ("reports", "path"),
+        [("[null]", "reports.0: "), ('[{"serial": "x"}, 1e999]', "reports.1: ")],
+    )
+    def test_an_item_the_envelope_rejects_is_named_by_its_index(self, data, staff, reports, path):
+        # 1e999 parses as infinity, which is not JSON; the detail names the item, not a repr.
+        body = '{"reports": ' + reports + "}"
+        response = api_as(staff).post(URL, body, content_type="application/json")
+        assert response.status_code == 400
+        assert response.json()["detail"].startswith(path)
+        assert "ErrorDetail" not in response.json()["detail"]
+
+    def test_json_nested_too_deeply_is_400(self, data, staff):
+        before = LocationHistory.objects.count()
+        body = "[" * 100_000 + "]" * 100_000
+        response = api_as(staff).post(URL, body, content_type="application/json")
+        assert (response.status_code, response.json()["detail"]) == (400, TOO_DEEP)
+        assert LocationHistory.objects.count() == before
 
     def test_a_form_post_is_415(self, data, staff):
         assert api_as(staff).post(URL, {"reports": "x"}).status_code == 415

@@ -5,7 +5,7 @@ fields), so the hot endpoint parses its handful of parameters directly. Errors a
 ``detail`` starts with the parameter's name, like the project's serializer errors.
 """
 
-from datetime import date
+from datetime import date, timedelta
 
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
@@ -17,6 +17,7 @@ BOOLEAN = "must be a boolean (true/false, 1/0, yes/no)."
 DATE = "must be a date (YYYY-MM-DD)."
 WEEKS_MAX = 26
 WEEKS = f"must be an integer from 1 to {WEEKS_MAX}."
+TOO_LATE = "must be a date that leaves room for {weeks} weeks before {last}, the last date of the calendar."
 
 
 def invalid(name: str, message: str) -> ValidationError:
@@ -24,15 +25,20 @@ def invalid(name: str, message: str) -> ValidationError:
     return ValidationError({name: [message]})
 
 
+def _ascii_int(value: str) -> int | None:
+    # int() also takes "1_0", " 7", "+7" and non-ASCII digits ("\u0663"): an id is plain digits.
+    # The digit cap keeps int() clear of its 4300-digit limit; no id has 20 digits.
+    if value.isascii() and value.isdigit() and len(value) <= 19:
+        return int(value)
+    return None
+
+
 def positive_int(value: str | None, name: str) -> int | None:
     """Return a positive integer parameter; None when absent or empty."""
     if value is None or value == "":
         return None
-    try:
-        number = int(value)
-    except ValueError:
-        raise invalid(name, POSITIVE) from None
-    if number < 1:
+    number = _ascii_int(value)
+    if number is None or number < 1:
         raise invalid(name, POSITIVE)
     return number
 
@@ -63,13 +69,17 @@ def weeks(value: str | None, name: str = "weeks", default: int = 4) -> int:
     """Return the number of weeks to plan (1..26)."""
     if value is None or value == "":
         return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise invalid(name, WEEKS) from None
-    if not 1 <= number <= WEEKS_MAX:
+    number = _ascii_int(value)
+    if number is None or not 1 <= number <= WEEKS_MAX:
         raise invalid(name, WEEKS)
     return number
+
+
+def plan_start(start: date, weeks: int, name: str = "start") -> date:
+    """Return ``start`` when ``weeks`` weeks from it fit in the calendar (date.max)."""
+    if date.max - start < timedelta(weeks=weeks - 1):
+        raise invalid(name, TOO_LATE.format(weeks=weeks, last=date.max.isoformat()))
+    return start
 
 
 # OpenAPI descriptions of the same parameters.

@@ -65,8 +65,8 @@ class CalendarDraftApi(SubjectApi):
     """Calendar generation: proposed slots for the next weeks."""
 
     def get(self, request):
-        start = qp.iso_date(request.query_params.get("start"), "start") or timezone.localdate()
         weeks = qp.weeks(request.query_params.get("weeks"))
+        start = qp.plan_start(qp.iso_date(request.query_params.get("start"), "start") or timezone.localdate(), weeks)
         user, strategy = self.subject(request)
         slots, info = workflows.calendar_generate(user=user, strategy=strategy, start=start, weeks=weeks)
         return success({"start": start.isoformat(), "slots": slots}, info, f"Calendar draft for user {user.pk}")

@@ -94,6 +94,12 @@ class TestBadInput:
             ({"user_id": "-3"}, "user_id"),
             ({"strategy_id": "x"}, "strategy_id"),
             ({"force_refresh": "maybe"}, "force_refresh"),
+            # int() would take these; an id is plain ASCII digits.
+            ({"user_id": "1_0"}, "user_id"),
+            ({"user_id": "\u0663"}, "user_id"),
+            ({"user_id": "+1"}, "user_id"),
+            ({"strategy_id": "9" * 5000}, "strategy_id"),
+            ({"strategy_id": "1\x00"}, "strategy_id"),
         ],
     )
     def test_malformed_parameters_are_400_naming_the_parameter(self, api, alice, params, name):
@@ -121,6 +127,11 @@ class TestBadInput:
             ("calendar-draft", {"weeks": "0"}, "weeks"),
             ("calendar-draft", {"weeks": "many"}, "weeks"),
             ("calendar-draft", {"start": "next monday"}, "start"),
+            ("calendar-draft", {"weeks": "2" + "0" * 30}, "weeks"),
+            ("calendar-draft", {"weeks": "\u0662"}, "weeks"),
+            # The last planned week would fall after date.max: a 400, not an OverflowError.
+            ("calendar-draft", {"start": "9999-12-31"}, "start"),
+            ("calendar-draft", {"start": "9999-12-20", "weeks": "3"}, "start"),
         ],
     )
     def test_workflow_parameters(self, api, alice, url, params, name):
@@ -128,6 +139,12 @@ class TestBadInput:
         response = api.get(reverse(url), params)
         assert response.status_code == 400
         assert response.json()["detail"].startswith(f"{name}: must be")
+
+    def test_the_last_week_that_fits_the_calendar_is_planned(self, api, alice, provider):
+        api.force_authenticate(alice)
+        response = api.get(reverse("calendar-draft"), {"start": "9999-12-17", "weeks": "3"})
+        assert response.status_code == 200
+        assert max(slot["date"] for slot in response.json()["data"]["slots"]) <= "9999-12-31"
 
     def test_unknown_wizard_step(self, api, alice):
         api.force_authenticate(alice)

@@ -31,6 +31,7 @@ NOT_AN_OBJECT = "each report must be a JSON object."
 SERIAL_INVALID = "must be a non-empty string of at most 64 characters."
 UNKNOWN_SERIAL = "unknown tracker serial."  # also for serials outside the caller's clients
 TIMESTAMP_INVALID = "must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z."
+TIMESTAMP_OUT_OF_RANGE = "must fall between years 1 and 9999 once converted to UTC."
 TIMESTAMP_FUTURE = "is more than {seconds} s in the future (TRACKERS_INGEST_FUTURE_TOLERANCE_SECONDS)."
 NUMBER_INVALID = "must be a finite number."
 OUT_OF_RANGE = "must be between {low} and {high}."
@@ -163,7 +164,11 @@ def _timestamp(value, now, errors) -> datetime | None:
     if parsed > now + timedelta(seconds=tolerance):
         errors["timestamp"] = TIMESTAMP_FUTURE.format(seconds=tolerance)
         return None
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+05:00 is before datetime.min in UTC
+        errors["timestamp"] = TIMESTAMP_OUT_OF_RANGE
+        return None
 
 
 def _number(value, name, low, high, errors, *, required) -> float | None:

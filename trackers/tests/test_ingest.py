@@ -133,6 +133,8 @@ class TestValidation:
             ({"longitude": 2**64}, "longitude", ingest.OUT_OF_RANGE.format(low=-180, high=180)),
             # PostgreSQL rejects NUL in text; neither backend can store an unpaired surrogate.
             ({"nearest_city": "Ber\x00lin"}, "nearest_city", ingest.TEXT_UNSTORABLE),
+            # A valid local time that falls before datetime.min in UTC (astimezone overflows).
+            ({"timestamp": "0001-01-01T00:00:00+05:00"}, "timestamp", ingest.TIMESTAMP_OUT_OF_RANGE),
         ],
     )
     def test_each_rule_names_the_field(self, data, staff, overrides, field, message):

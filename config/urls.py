@@ -2,15 +2,15 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
-from config.views import api_root
+from config.views import SchemaDocsView, api_root
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api_root, name="api-root"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/schema/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="schema-docs"),
+    path("api/schema/docs/", SchemaDocsView.as_view(url_name="schema"), name="schema-docs"),
     path("api/", include("trackers.urls")),
     path("api/content-planning/", include("contentplanning.urls")),
     path("", include("monitoring.urls")),

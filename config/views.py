@@ -2,6 +2,7 @@
 
 from django.urls import NoReverseMatch
 from drf_spectacular.utils import extend_schema
+from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -38,3 +39,13 @@ def api_root(request, format=None):
         except NoReverseMatch:  # an endpoint not routed yet is simply not listed
             pass
     return Response(links)
+
+
+class SchemaDocsView(SpectacularSwaggerView):
+    """The Swagger UI page, for GET and HEAD only.
+
+    drf-spectacular's view answers OPTIONS with DRF's metadata, which its HTML template cannot
+    render (a 500); without OPTIONS the request is a plain 405.
+    """
+
+    http_method_names = ["get", "head"]

@@ -216,7 +216,10 @@ class TieredCache:
                 tiers.l2_set(keys.value_key(ns.name, gens, call.key_hash), (created, expires, value), l2_ttl)
             except tiers.TierUnavailable:
                 pass
-        self._fill_l1(call, value, created, _capped(ns.l1_ttl, remaining), marker)
+        l1_ttl = _capped(ns.l1_ttl, remaining)
+        if gens is None:
+            l1_ttl = _capped(l1_ttl, conf.settings.CACHECORE_BREAKER_COOLDOWN)  # as in _compute_and_store
+        self._fill_l1(call, value, created, l1_ttl, marker)
         return value, CacheInfo("l3", True, created_at, call.force_refresh)
 
     def _capture_durable(self, call: _Call) -> None:

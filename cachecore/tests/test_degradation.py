@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from cachecore import keys, stats, tiers
+from cachecore import conf, keys, stats, tiers
 from cachecore.models import CacheEntry
 from cachecore.service import get_or_compute
 from cachecore.tests.engine_helpers import Counter, FakeClock
@@ -64,6 +64,20 @@ class TestRedisUnreachable:
         compute = Counter()
         get_or_compute(ns.name, {}, compute)
         assert get_or_compute(ns.name, {}, compute)[1].tier == "l1"
+        assert compute.calls == 1
+
+    @pytest.mark.django_db
+    def test_l1_copies_of_l3_rows_live_one_cooldown_while_l2_is_down(self, make_ns, breaker_clock):
+        # Other processes' invalidations cannot reach this L1 during the outage (they retire the
+        # row in the database): an L3 answer is kept in L1 only briefly, like a computed value.
+        ns = make_ns(l1_ttl=300, l2_ttl=60, l3_ttl=3600, persistent=True)
+        tiers.l1.clock = l1_clock = FakeClock()
+        compute = Counter()
+        get_or_compute(ns.name, {}, compute)  # computed during the outage: the row is written
+        tiers.l1_clear()
+        assert get_or_compute(ns.name, {}, compute)[1].tier == "l3"
+        l1_clock.advance(conf.settings.CACHECORE_BREAKER_COOLDOWN + 1)  # the breaker's clock stays: still open
+        assert get_or_compute(ns.name, {}, compute)[1].tier == "l3"
         assert compute.calls == 1
 
 

@@ -1,10 +1,20 @@
 """DRF exception handler: every error body is {"detail": ...} naming what was wrong."""
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from rest_framework import status
+from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+BODY_TOO_LARGE = "body: larger than {limit} bytes (DATA_UPLOAD_MAX_MEMORY_SIZE); send less per request."
 
 
 def exception_handler(exc, context):
     """Return DRF's response, flattening field errors into a ``detail`` that names the field."""
+    if isinstance(exc, RequestDataTooBig):
+        # Django's own answer is a bare HTML 400; a client needs to know it should send less.
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response({"detail": BODY_TOO_LARGE.format(limit=limit)}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -214,6 +214,7 @@ REST_FRAMEWORK = {
         "config.renderers.ORJSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.negotiation.ContentNegotiation",  # names a bad ?format=
     "DEFAULT_PARSER_CLASSES": [
         "config.parsers.JSONParser",  # DRF's, with too-deep nesting a 400
         "rest_framework.parsers.FormParser",

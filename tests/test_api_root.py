@@ -27,3 +27,10 @@ def test_schema_docs_page_is_served(admin_client):
     response = admin_client.get("/api/schema/docs/")
     assert response.status_code == 200
     assert b"swagger" in response.content.lower()
+
+
+@pytest.mark.parametrize("url", ["/api/", "/api/trackers/", "/api/health"])
+def test_an_unknown_format_is_404_naming_format(admin_client, url):
+    response = admin_client.get(url, {"format": "xml"})
+    assert response.status_code == 404
+    assert response.json()["detail"] == "format: 'xml' is not offered here; choose from api, json."

@@ -324,6 +324,7 @@ class TestLimits:
     def test_malformed_json_is_400(self, data, staff):
         response = api_as(staff).post(URL, "{not json", content_type="application/json")
         assert response.status_code == 400
+        assert response.json()["detail"].startswith("body: JSON parse error")
 
 
 @pytest.mark.django_db(transaction=True)  # invalidation runs at a real commit

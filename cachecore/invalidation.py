@@ -134,6 +134,11 @@ def invalidate_now(namespace: str, scope: str | None = None, *, source: str = "a
     get_namespace(namespace)
     get_debouncer().cancel(namespace, scope)  # this invalidation covers a pending one
     fire(namespace, scope, (source,))
+    if transaction.get_connection().in_atomic_block:
+        # The transaction's writes (and a durable bump made in it) are invisible to others until
+        # it commits: a reader in between computes from the old data under the new generation.
+        # Fire once more at commit (nothing for a rollback: the first firing was enough).
+        transaction.on_commit(_OnCommitNow(namespace, scope, source), robust=True)
 
 
 def invalidate_all(*, source: str = "api") -> list[str]:
@@ -169,6 +174,15 @@ class _OnCommit:
 
     def __call__(self) -> None:
         get_debouncer().add(self.namespace, self.scope, self.source)
+
+
+class _OnCommitNow(_OnCommit):
+    """The second firing of an ``invalidate_now`` made inside a transaction, at its commit."""
+
+    __slots__ = ()
+
+    def __call__(self) -> None:
+        fire(self.namespace, self.scope, (self.source,))
 
 
 def _schedule(namespace: str, scope: str | None, source: str, using: str | None) -> None:

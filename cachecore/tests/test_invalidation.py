@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from datetime import date
 
 import pytest
@@ -245,6 +246,20 @@ class TestExplicitApi:
         assert {NS, "test.inv.other"} <= set(names)
         assert bumps.count(NS) == 1 and bumps.count("test.inv.other") == 1
         assert invalidations(NS, "seed") == 1
+
+    def test_invalidate_now_inside_a_transaction_holds_after_the_commit(self):
+        # The transaction's own write is invisible to other readers until the commit: a reader
+        # between invalidate_now() and the commit computes from the old data under the new
+        # generation. The invalidation must still hold once the write is visible.
+        with temporary_namespace("test.inv.atomic", l1_ttl=60, l2_ttl=60) as ns:
+            committed = {"version": "old"}
+            with transaction.atomic():
+                invalidate_now(ns.name, source="api")
+                reader = threading.Thread(target=get_or_compute, args=(ns.name, {}, lambda: dict(committed)))
+                reader.start()  # another request reads the committed (old) data meanwhile
+                reader.join(10)
+                committed["version"] = "new"  # stands for the transaction's write becoming visible
+            assert get_or_compute(ns.name, {}, lambda: dict(committed))[0] == {"version": "new"}
 
 
 def test_info_reports_pending_invalidations(brand_ns):

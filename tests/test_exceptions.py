@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from config.exceptions import BODY_TOO_LARGE, field_messages
+from config.exceptions import BODY_TOO_LARGE, TOO_MANY_FIELDS, field_messages
 
 
 def test_flat_errors_keep_their_form():
@@ -31,3 +31,15 @@ def test_a_body_over_the_upload_limit_is_413_json(admin_client, settings):
     response = admin_client.post("/api/location-reports/", body, content_type="application/json")
     assert response.status_code == 413
     assert response.json() == {"detail": BODY_TOO_LARGE.format(limit=1000)}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize("url", ["/api/trackers/", "/api/content-planning/calendar-generation/framework/"])
+def test_too_many_query_fields_is_400_json(admin_client, settings, debug, url):
+    # With DEBUG on this was a 500 (DRF's debug path reads request.accepted_renderer, never set).
+    settings.DEBUG = debug
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    response = admin_client.get(url + "?" + "&".join(["brand_ids=1"] * 11))
+    assert response.status_code == 400
+    assert response.json() == {"detail": TOO_MANY_FIELDS.format(limit=10)}

@@ -288,12 +288,15 @@ def _scopes(watch: Watch, instance) -> tuple[str | None, ...]:
         return (None,)
     try:
         result = watch.scope(instance)
-    except Exception:
+        if result is None or isinstance(result, str):
+            return (result,)
+        scopes = tuple(dict.fromkeys(result))
+        if not all(isinstance(scope, str) for scope in scopes):
+            raise TypeError(f"scopes must be strings, got {scopes!r}")
+    except Exception:  # a bug in the scope function must not break the write: over-invalidate
         logger.exception("cachecore: scope function of %s failed; invalidating whole namespaces", watch.namespaces)
         return (None,)
-    if result is None or isinstance(result, str):
-        return (result,)
-    return tuple(dict.fromkeys(result)) or ()
+    return scopes
 
 
 def _schedule_quietly(name: str, scope: str | None, using: str | None) -> None:

@@ -105,6 +105,12 @@ class TestSignals:
             Brand.objects.create(client=client_row, name="A")  # the write itself succeeds
             assert ("test.inv.broken", None) in pending_keys()
 
+    @pytest.mark.parametrize("result", [7, [1, "b"]])
+    def test_scope_function_returning_a_non_string_falls_back_to_the_whole_namespace(self, client_row, result):
+        with temporary_namespace("test.inv.badscope", watch=[Brand], scope=lambda brand: result):
+            Brand.objects.create(client=client_row, name="A")  # the write itself succeeds
+            assert pending_keys() >= {("test.inv.badscope", None)}
+
     def test_m2m_changes_schedule_both_sides(self, bumps):
         user = get_user_model().objects.create(username="u")
         group = Group.objects.create(name="g")

@@ -17,6 +17,7 @@ import decimal
 import enum
 import hashlib
 import json
+import math
 import re
 import secrets
 import threading
@@ -48,6 +49,8 @@ def _normalise(value, name: str):
             return int(value)
         return _BOOLS.get(value.lower(), value) if len(value) <= 5 else value
     if isinstance(value, float):
+        if not math.isfinite(value):
+            return repr(value)  # "nan", "inf", "-inf": JSON has no such numbers (orjson writes null)
         return int(value) if value.is_integer() else value
     if isinstance(value, decimal.Decimal):
         return int(value) if value == value.to_integral_value() else float(value)

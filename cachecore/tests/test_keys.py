@@ -35,6 +35,10 @@ class TestCanonicalParams:
         assert key_of(user_id=2**70) == key_of(user_id=2**70)
         assert key_of(user_id=2**70) != key_of(user_id=2**70 + 1)
 
+    def test_non_finite_floats_do_not_hash_like_none(self):
+        assert key_of(search=float("nan")) != key_of(search=None)
+        assert key_of(search=float("inf")) != key_of(search=float("-inf"))
+
     def test_hash_is_sha256_of_the_canonical_json(self):
         import hashlib
 

@@ -25,6 +25,10 @@ DEFAULTS = {
     # L3 access counts are flushed at most every ACCESS_FLUSH_SECONDS (0 = only explicitly/at exit).
     "CACHECORE_ACCESS_FLUSH_SECONDS": 5.0,
     "CACHECORE_ACCESS_BATCH_SIZE": 500,
+    # "No TTL" values and per-scope generations still expire from L2 after this many seconds:
+    # every invalidation leaves the old generation's keys behind (they cannot be enumerated),
+    # so without a bound Redis would keep them forever. Expiry only costs a recompute.
+    "CACHECORE_L2_MAX_TTL": 7 * 24 * 3600,
     # Invalidation (read by the invalidation side of the engine).
     "CACHECORE_DEBOUNCE_SECONDS": 2.0,
     "CACHECORE_MAX_WAIT_SECONDS": 10.0,

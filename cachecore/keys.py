@@ -195,7 +195,9 @@ def read_generations(namespace: str, scope: str | None = None, *, value_hash: st
         missing = [k for k in names if k not in found]
         if missing:
             for key in missing:
-                tiers.l2_add(key, new_token(), None)
+                # Per-scope generations (one per user) expire after the L2 bound; the epoch and
+                # the namespace-wide generations are few and kept.
+                tiers.l2_add(key, new_token(), tiers.storage_ttl(None) if key == names[-1] and scope else None)
             found = tiers.l2_get_many(names)
             if any(k not in found for k in names):
                 return None, NOT_READ  # L2 refuses to keep them (e.g. full): caching is unsafe
@@ -234,7 +236,7 @@ def bump_generation(namespace: str, scope: str | None = None) -> str | None:
     token = new_token()
     complete = _bump_durable(namespace, scope, token) if _is_persistent(namespace) else True
     try:
-        tiers.l2_set(generation_key(namespace, scope), token, None)
+        tiers.l2_set(generation_key(namespace, scope), token, None if scope is None else tiers.storage_ttl(None))
     except tiers.TierUnavailable:
         tiers.l2_breaker.force_open(f"generation bump of {namespace!r} lost")
         complete = False

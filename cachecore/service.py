@@ -213,7 +213,9 @@ class TieredCache:
             l2_ttl = _capped(ns.l2_ttl, remaining)
             expires = None if l2_ttl is None else self.wall_clock() + l2_ttl
             try:
-                tiers.l2_set(keys.value_key(ns.name, gens, call.key_hash), (created, expires, value), l2_ttl)
+                tiers.l2_set(
+                    keys.value_key(ns.name, gens, call.key_hash), (created, expires, value), tiers.storage_ttl(l2_ttl)
+                )
             except tiers.TierUnavailable:
                 pass
         l1_ttl = _capped(ns.l1_ttl, remaining)
@@ -277,10 +279,12 @@ class TieredCache:
         if gens is not None and l2_ttl != 0:
             expires = None if l2_ttl is None else created + l2_ttl
             try:
-                tiers.l2_set(keys.value_key(ns.name, gens, call.key_hash), (created, expires, value), l2_ttl)
+                tiers.l2_set(
+                    keys.value_key(ns.name, gens, call.key_hash), (created, expires, value), tiers.storage_ttl(l2_ttl)
+                )
                 if ns.stale_while_revalidate:
                     stale_ttl = None if l2_ttl is None else l2_ttl * 10
-                    tiers.l2_set(keys.stale_key(ns.name, call.key_hash), (created, value), stale_ttl)
+                    tiers.l2_set(keys.stale_key(ns.name, call.key_hash), (created, value), tiers.storage_ttl(stale_ttl))
             except tiers.TierUnavailable:
                 pass
         if ns.persistent and l3_ttl != 0 and call.durable is not None:

@@ -244,6 +244,12 @@ def l2_get_many(keys: list[str]) -> dict:
     return l2_call(l2_cache().get_many, keys)
 
 
+def storage_ttl(ttl: float | None) -> float:
+    """Return the L2 expiry for a value cached for ``ttl`` seconds (None: the bounded maximum)."""
+    bound = conf.settings.CACHECORE_L2_MAX_TTL
+    return bound if ttl is None else min(ttl, bound)
+
+
 def l2_set(key: str, value, timeout: float | None) -> None:
     """Store ``value`` in L2 for ``timeout`` seconds (None: no expiry)."""
     l2_call(l2_cache().set, key, value, timeout)

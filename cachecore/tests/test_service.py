@@ -547,3 +547,39 @@ def test_separate_processes_compute_once_per_cluster():
         assert int(redis.get(f"{name}:computes")) == 1
     finally:
         redis.delete(f"{name}:computes", f"{name}:ready")
+
+
+def l2_expiry_seconds(key: str) -> float | None:
+    """Return how long ``key`` still lives in L2 (django-redis TTL or local memory's expiry)."""
+    import time
+
+    cache = tiers.l2_cache()
+    if hasattr(cache, "ttl"):  # django-redis
+        return cache.ttl(key)
+    expires = cache._expire_info.get(cache.make_and_validate_key(key))
+    return None if expires is None else expires - time.time()
+
+
+class TestL2StorageBound:
+    """Old generations' keys cannot be enumerated, so "no TTL" still expires from L2 eventually."""
+
+    @override_settings(CACHECORE_L2_MAX_TTL=1234)
+    def test_a_no_ttl_value_and_its_scope_generation_expire_after_the_bound(self, make_ns):
+        ns = make_ns(l1_ttl=None, l2_ttl=None, scope=user_scope)
+        get_or_compute(ns.name, {"user_id": 3}, Counter())
+        gens = keys.current_generations(ns.name, "user:3")
+        key_hash = keys.param_hash(keys.canonical_params(ns, {"user_id": 3}))
+        for key in (keys.value_key(ns.name, gens, key_hash), keys.generation_key(ns.name, "user:3")):
+            assert 1200 < l2_expiry_seconds(key) <= 1234, key
+        keys.bump_generation(ns.name, "user:3")
+        assert 1200 < l2_expiry_seconds(keys.generation_key(ns.name, "user:3")) <= 1234
+
+    @override_settings(CACHECORE_L2_MAX_TTL=1234)
+    def test_shorter_ttls_and_shared_generations_are_unchanged(self, make_ns):
+        ns = make_ns(l1_ttl=None, l2_ttl=60)
+        get_or_compute(ns.name, {"user_id": 3}, Counter())
+        gens = keys.current_generations(ns.name)
+        key_hash = keys.param_hash(keys.canonical_params(ns, {"user_id": 3}))
+        assert 50 < l2_expiry_seconds(keys.value_key(ns.name, gens, key_hash)) <= 60
+        assert l2_expiry_seconds(keys.generation_key(ns.name)) in (None, -1)  # -1: django-redis "no expiry"
+        assert l2_expiry_seconds(keys.EPOCH_KEY) in (None, -1)

@@ -84,7 +84,9 @@ class Subscriber:
     """A daemon thread that applies invalidation events to L1 and resubscribes after failures."""
 
     poll_seconds = 0.5
-    ping_seconds = 15.0
+    # A connection that dies silently is noticed by this ping (plus the socket timeout); while it
+    # goes unnoticed the process may miss events, so keep the window short: a PING is cheap.
+    ping_seconds = 3.0
 
     def __init__(
         self,

@@ -18,11 +18,10 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from cachecore.api import invalidate
 from trackers.bulk_sql import rows_cte
 from trackers.conf import conf
+from trackers.invalidation import invalidate_dashboard
 from trackers.models import LocationHistory, Tracker
-from trackers.namespaces import TRACKER_LIST, TRACKER_STATS
 from trackers.sync import Report, apply_reports
 
 # Error messages (tests import them).
@@ -330,7 +329,7 @@ def _ingest(reports, client_ids, now) -> IngestResult:
         # the dashboard shows them without waiting for the next sync; the sync re-applying them
         # later changes nothing.
         updated = apply_reports(_as_reports(created), now=now)
-        _invalidate()
+        invalidate_dashboard(source="ingest")  # on commit; dropped with a rollback
     return IngestResult(
         received=len(reports),
         created=len(created),
@@ -343,12 +342,6 @@ def _as_reports(rows: Iterable[LocationHistory]) -> list[Report]:
     return [
         Report(r.pk, r.tracker_id, r.timestamp, r.latitude, r.longitude, r.nearest_city, r.confidence) for r in rows
     ]
-
-
-def _invalidate() -> None:
-    # Commit-aware: scheduled on commit, dropped with a rollback.
-    invalidate(TRACKER_LIST, source="ingest")
-    invalidate(TRACKER_STATS, source="ingest")
 
 
 # --- the file import service ----------------------------------------------------------------------
@@ -401,7 +394,7 @@ def import_location_reports(
             if not result.committed:
                 raise _RollBack
             if result.created:
-                _invalidate()
+                invalidate_dashboard(source="ingest")  # on commit; dropped with a rollback
     except _RollBack:
         result.created = 0
     return result

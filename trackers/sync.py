@@ -37,12 +37,11 @@ from django.db.models import Case, Exists, OuterRef, Value, When
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from cachecore.api import invalidate
 from monitoring.metrics import SYNC_DURATION_SECONDS, SYNC_ROWS_TOTAL
 from trackers.bulk_sql import rows_cte
 from trackers.conf import conf
+from trackers.invalidation import invalidate_dashboard
 from trackers.models import LocationHistory, SyncWatermark, Tracker, TrackerStatus
-from trackers.namespaces import TRACKER_LIST, TRACKER_STATS
 
 WATERMARK_NAME = "tracker_state"
 ALREADY_RUNNING = "Another sync_tracker_state is already running against this database; not starting a second one."
@@ -233,8 +232,7 @@ def _run(*, batch_size, clock, should_stop, max_batches, progress, name) -> Sync
             last_run_rows=result.rows, last_run_trackers=result.trackers, last_run_seconds=result.seconds
         )
     if result.changed:
-        invalidate(TRACKER_LIST, source="sync")
-        invalidate(TRACKER_STATS, source="sync")
+        invalidate_dashboard(source="sync")
     return result
 
 

@@ -12,6 +12,7 @@ from config.parsers import TOO_DEEP
 from tests.factories import BASE_TIME, make_dataset, make_user
 from tests.helpers import QueryCounter
 from trackers import ingest
+from trackers import invalidation as trackers_invalidation
 from trackers.ingest_views import ROLE_REQUIRED
 from trackers.models import ClientMembership, LocationHistory, Tracker, TrackerStatus
 from trackers.tests.read_helpers import api_as
@@ -349,7 +350,7 @@ class TestCache:
 
     def test_a_rejected_batch_invalidates_nothing(self, data, staff, no_debounce, monkeypatch):
         calls = []
-        monkeypatch.setattr(ingest, "invalidate", lambda name, **kw: calls.append(name))
+        monkeypatch.setattr(trackers_invalidation, "invalidate", lambda name, **kw: calls.append(name))
         post(api_as(staff), [report(data.trackers[0], latitude=100)])
         assert calls == []
         post(api_as(staff), [report(data.trackers[0])])

@@ -13,6 +13,7 @@ from prometheus_client import REGISTRY
 from monitoring.query_timing import flush as flush_query_timings
 from tests.factories import BASE_TIME, make_dataset
 from tests.helpers import QueryCounter
+from trackers import invalidation as trackers_invalidation
 from trackers import sync
 from trackers.models import LocationHistory, SyncWatermark, Tracker, TrackerStatus
 from trackers.sync import SyncAlreadyRunning, sync_lock, sync_tracker_state
@@ -381,7 +382,7 @@ class TestCacheInvalidation:
     def test_a_run_without_changes_invalidates_nothing(self, data, monkeypatch):
         sync_tracker_state(clock=clock_at(NOW))
         calls = []
-        monkeypatch.setattr(sync, "invalidate", lambda name, **kw: calls.append(name))
+        monkeypatch.setattr(trackers_invalidation, "invalidate", lambda name, **kw: calls.append(name))
         sync_tracker_state(clock=clock_at(NOW))
         assert calls == []
         add(data.trackers[0], 9)

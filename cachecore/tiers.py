@@ -221,17 +221,23 @@ def l2_cache():
     return caches[conf.settings.CACHECORE_CACHE_ALIAS]
 
 
-def l2_call(fn, *args, **kwargs):
-    """Run ``fn(*args, **kwargs)`` against L2 through the breaker; raise TierUnavailable on failure."""
-    if not l2_breaker.allow():
-        raise TierUnavailable("l2 breaker open")
+def _guarded(tier: str, breaker, errors, fn, args, kwargs):
+    # One tier call through its circuit breaker: an open breaker or a tier error both become
+    # TierUnavailable, which callers treat as "skip this tier".
+    if not breaker.allow():
+        raise TierUnavailable(f"{tier} breaker open")
     try:
         result = fn(*args, **kwargs)
-    except L2_ERRORS as exc:
-        l2_breaker.failure(exc)
-        raise TierUnavailable(f"l2: {exc}") from exc
-    l2_breaker.success()
+    except errors as exc:
+        breaker.failure(exc)
+        raise TierUnavailable(f"{tier}: {exc}") from exc
+    breaker.success()
     return result
+
+
+def l2_call(fn, *args, **kwargs):
+    """Run ``fn(*args, **kwargs)`` against L2 through the breaker; raise TierUnavailable on failure."""
+    return _guarded("l2", l2_breaker, L2_ERRORS, fn, args, kwargs)
 
 
 def l2_get(key: str, default=None):
@@ -272,15 +278,7 @@ L3_PARAM_COLUMNS = ("user_id", "strategy_id")
 
 def l3_call(fn, *args, **kwargs):
     """Run a CacheEntry query through the L3 breaker; raise TierUnavailable on a database error."""
-    if not l3_breaker.allow():
-        raise TierUnavailable("l3 breaker open")
-    try:
-        result = fn(*args, **kwargs)
-    except DatabaseError as exc:
-        l3_breaker.failure(exc)
-        raise TierUnavailable(f"l3: {exc}") from exc
-    l3_breaker.success()
-    return result
+    return _guarded("l3", l3_breaker, DatabaseError, fn, args, kwargs)
 
 
 # --- L3 durable generations -------------------------------------------------------------------

@@ -11,11 +11,11 @@ table is printed and written to benchmarks/results/cachecore.md together with th
 import argparse
 import os
 import platform
-import statistics
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from timing import median_per_call
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -38,18 +38,6 @@ VALUE = {"items": [{"id": i, "name": f"brand {i}", "client_id": i % 7} for i in 
 PARAMS = {"user_id": 7, "ids": [3, 1, 2]}
 
 
-def measure(fn, *, calls: int, rounds: int) -> float:
-    """Return the median over rounds of the mean seconds per call."""
-    fn()  # warm up
-    samples = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        samples.append((time.perf_counter() - start) / calls)
-    return statistics.median(samples)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000)
@@ -66,7 +54,9 @@ def main() -> None:
     assert get_or_compute("bench.l2", PARAMS, compute)[1].tier == "l2"
 
     plain = {"bench:plain": VALUE}
-    rows = [("plain dict lookup", measure(lambda: plain.get("bench:plain"), calls=args.calls, rounds=args.rounds))]
+    rows = [
+        ("plain dict lookup", median_per_call(lambda: plain.get("bench:plain"), calls=args.calls, rounds=args.rounds))
+    ]
     redis_client = None
     if settings.REDIS_URL:
         import json
@@ -78,11 +68,14 @@ def main() -> None:
         rows.append(
             (
                 "plain redis-py GET",
-                measure(lambda: redis_client.get("bench:plain"), calls=args.calls, rounds=args.rounds),
+                median_per_call(lambda: redis_client.get("bench:plain"), calls=args.calls, rounds=args.rounds),
             )
         )
     rows.append(
-        ("L1 hit", measure(lambda: get_or_compute("bench.l1", PARAMS, compute), calls=args.calls, rounds=args.rounds))
+        (
+            "L1 hit",
+            median_per_call(lambda: get_or_compute("bench.l1", PARAMS, compute), calls=args.calls, rounds=args.rounds),
+        )
     )
     observers = stats.observers()
     for observer in observers:  # the engine alone, without the metrics exporter's per-request work
@@ -90,19 +83,19 @@ def main() -> None:
     rows.append(
         (
             "L1 hit, no stats observers",
-            measure(lambda: get_or_compute("bench.l1", PARAMS, compute), calls=args.calls, rounds=args.rounds),
+            median_per_call(lambda: get_or_compute("bench.l1", PARAMS, compute), calls=args.calls, rounds=args.rounds),
         )
     )
     for observer in observers:
         stats.add_observer(observer)
     slow = max(args.calls // 10, 50)
     rows.append(
-        ("L2 hit", measure(lambda: get_or_compute("bench.l2", PARAMS, compute), calls=slow, rounds=args.rounds))
+        ("L2 hit", median_per_call(lambda: get_or_compute("bench.l2", PARAMS, compute), calls=slow, rounds=args.rounds))
     )
     rows.append(
         (
             "miss (compute() returns at once)",
-            measure(
+            median_per_call(
                 lambda: get_or_compute("bench.l1", PARAMS, compute, force_refresh=True), calls=slow, rounds=args.rounds
             ),
         )

@@ -22,6 +22,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from timing import median_per_call
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -67,18 +69,6 @@ PEER = textwrap.dedent(
 )
 
 
-def measure(fn, *, calls: int, rounds: int) -> float:
-    """Return the median over rounds of the mean seconds per call."""
-    fn()
-    samples = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        samples.append((time.perf_counter() - start) / calls)
-    return statistics.median(samples)
-
-
 def schedule_in_one_transaction(writes: int) -> None:
     """Schedule ``writes`` invalidations of one namespace in one transaction (one is queued)."""
     with transaction.atomic():
@@ -122,22 +112,22 @@ def main() -> None:
     rows = [
         (
             "Debouncer.add (coalescing into a pending key)",
-            measure(lambda: debouncer.add(NS), calls=args.calls, rounds=args.rounds),
+            median_per_call(lambda: debouncer.add(NS), calls=args.calls, rounds=args.rounds),
         ),
         (
             "invalidate() inside a transaction (per write; one callback queued)",
-            measure(lambda: schedule_in_one_transaction(1000), calls=5, rounds=args.rounds) / 1000,
+            median_per_call(lambda: schedule_in_one_transaction(1000), calls=5, rounds=args.rounds) / 1000,
         ),
         (
             "invalidate() + commit + debouncer, one write per transaction",
-            measure(lambda: schedule_in_one_transaction(1), calls=200, rounds=args.rounds),
+            median_per_call(lambda: schedule_in_one_transaction(1), calls=200, rounds=args.rounds),
         ),
     ]
     fire_calls = max(args.calls // 10, 50)
     rows.append(
         (
             "invalidate_now(): bump + L1 evict + publish",
-            measure(lambda: invalidate_now(NS), calls=fire_calls, rounds=args.rounds),
+            median_per_call(lambda: invalidate_now(NS), calls=fire_calls, rounds=args.rounds),
         )
     )
     flush_pending()

@@ -16,11 +16,11 @@ Each figure is the median over ROUNDS rounds of the mean seconds per call of CAL
 
 import argparse
 import os
-import statistics
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from timing import median_per_call
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -56,14 +56,7 @@ VALUE = {"items": [{"id": i, "name": f"item {i}"} for i in range(20)]}
 
 
 def measure(fn) -> float:
-    fn()
-    samples = []
-    for _ in range(args.rounds):
-        start = time.perf_counter()
-        for _ in range(args.calls):
-            fn()
-        samples.append((time.perf_counter() - start) / args.calls)
-    return statistics.median(samples)
+    return median_per_call(fn, calls=args.calls, rounds=args.rounds)
 
 
 def main() -> None:

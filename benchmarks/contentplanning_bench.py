@@ -126,7 +126,7 @@ def run(args) -> list[tuple[str, list[float]]]:
     from django.conf import settings
     from rest_framework.test import APIClient
 
-    from cachecore import keys, tiers
+    from cachecore import generations, keys, tiers
     from cachecore.api import get_namespace, invalidate_now
     from contentplanning.caching import user_scope
     from contentplanning.conf import NAMESPACE
@@ -144,7 +144,7 @@ def run(args) -> list[tuple[str, list[float]]]:
 
     def drop_l1_and_l2():
         tiers.l1_clear()
-        gens = keys.current_generations(NAMESPACE, user_scope(user.pk))
+        gens = generations.current_generations(NAMESPACE, user_scope(user.pk))
         tiers.l2_delete(keys.value_key(NAMESPACE, gens, keys.param_hash(canon)))
 
     def invalidate():

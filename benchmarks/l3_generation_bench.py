@@ -46,7 +46,7 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from cachecore import keys, tiers  # noqa: E402
+from cachecore import generations, keys, tiers  # noqa: E402
 from cachecore.models import CacheEntry, CacheGeneration  # noqa: E402
 from cachecore.namespaces import Namespace, register_namespace  # noqa: E402
 from cachecore.service import get_or_compute  # noqa: E402
@@ -73,7 +73,7 @@ def main() -> None:
         )
     )
     for user_id in range(1, 201):  # some neighbours in both tables
-        keys.bump_generation(NAMESPACE, f"user:{user_id}")
+        generations.bump_generation(NAMESPACE, f"user:{user_id}")
         get_or_compute(NAMESPACE, {"user_id": user_id}, VALUE.copy)
     canon = keys.canonical_params(tiers_ns(), {"user_id": 7})
     key_hash = keys.param_hash(canon)

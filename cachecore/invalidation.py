@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from django.db import connections, models, transaction
 
-from cachecore import coherence, keys, stats, testing, tiers
+from cachecore import coherence, generations, stats, testing, tiers
 from cachecore.conf import settings
 from cachecore.debounce import Debouncer
 from cachecore.namespaces import all_namespaces, get_namespace
@@ -314,7 +314,7 @@ def fire(namespace: str, scope: str | None, sources: tuple[str, ...]) -> bool:
     """Perform one invalidation on every tier and tell other processes; return True on success."""
     failed: list[str] = []
     # Each step runs even when an earlier one failed: with Redis down, L3 and L1 still go.
-    generation = _step(failed, "generation", keys.bump_generation, namespace, scope)
+    generation = _step(failed, "generation", generations.bump_generation, namespace, scope)
     if generation is None and "generation" not in failed:
         failed.append("generation")  # L2 unreachable: keys forced its breaker open; recovery bumps the epoch
     if _is_persistent(namespace):

@@ -126,9 +126,9 @@ def invalidate_entries(queryset, *, source: str = "admin") -> list[tuple[str, st
         if invalidate_now is not None:
             invalidate_now(namespace, scope, source=source)
         else:
-            from cachecore import keys
+            from cachecore import generations
 
-            keys.bump_generation(namespace, scope)
+            generations.bump_generation(namespace, scope)
             stats.record_invalidation(namespace, source)
     # Rows of namespaces this process does not know (or non-persistent ones) go too.
     queryset.model.objects.filter(pk__in=list(queryset.values_list("pk", flat=True))).delete()

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from cachecore import access, conf, keys, singleflight, stats, tiers
+from cachecore import access, conf, generations, keys, singleflight, stats, tiers
 from cachecore.namespaces import Namespace, get_namespace
 
 
@@ -88,7 +88,9 @@ class TieredCache:
         # The L1 fence and the generations are captured before anything is read or computed.
         marker = tiers.l1.marker(call.ns.name, call.scope)
         reads_l2 = not call.force_refresh and call.ns.l2_ttl != 0
-        gens, envelope = keys.read_generations(call.ns.name, call.scope, value_hash=call.key_hash if reads_l2 else None)
+        gens, envelope = generations.read_generations(
+            call.ns.name, call.scope, value_hash=call.key_hash if reads_l2 else None
+        )
         if not call.force_refresh:
             found = self._lookup_lower(call, gens, marker, envelope)
             if found is not None:
@@ -169,11 +171,11 @@ class TieredCache:
             found = self._l3_lookup(call, gens, marker)
         return found
 
-    def _l2_lookup(self, call: _Call, gens, marker, *, record_miss: bool, envelope=keys.NOT_READ):
+    def _l2_lookup(self, call: _Call, gens, marker, *, record_miss: bool, envelope=generations.NOT_READ):
         ns = call.ns
         if gens is None or ns.l2_ttl == 0:
             return None
-        if envelope is keys.NOT_READ:
+        if envelope is generations.NOT_READ:
             try:
                 envelope = tiers.l2_get(keys.value_key(ns.name, gens, call.key_hash))
             except tiers.TierUnavailable:

@@ -35,19 +35,19 @@ def failures(name: str) -> int:
 
 
 class BumpSpy:
-    """Count calls of keys.bump_generation per (namespace, scope) while delegating to it."""
+    """Count calls of generations.bump_generation per (namespace, scope) while delegating to it."""
 
     def __init__(self, monkeypatch):
-        from cachecore import keys
+        from cachecore import generations
 
         self.calls: list[tuple[str, str | None]] = []
-        real = keys.bump_generation
+        real = generations.bump_generation
 
         def spy(namespace, scope=None):
             self.calls.append((namespace, scope))
             return real(namespace, scope)
 
-        monkeypatch.setattr(keys, "bump_generation", spy)
+        monkeypatch.setattr(generations, "bump_generation", spy)
 
     def count(self, namespace: str, scope: str | None = None) -> int:
         return self.calls.count((namespace, scope))

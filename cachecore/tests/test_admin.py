@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from cachecore import keys, stats
+from cachecore import generations, stats
 from cachecore.models import CacheEntry, CacheGeneration
 from cachecore.service import get_or_compute
 from cachecore.tests.engine_helpers import Counter, user_scope
@@ -79,7 +79,7 @@ class TestCacheEntryAdmin:
         ns = make_ns(l1_ttl=60, l2_ttl=60, persistent=True, scope=user_scope)
         get_or_compute(ns.name, {"user_id": 1}, Counter())
         get_or_compute(ns.name, {"user_id": 2}, Counter())
-        before = keys.current_generations(ns.name, "user:2")
+        before = generations.current_generations(ns.name, "user:2")
         row = CacheEntry.objects.get(namespace=ns.name, user_id=1)
         response = admin_client.post(
             reverse(CHANGELIST), {"action": "invalidate_selected", "_selected_action": [row.pk]}, follow=True
@@ -87,7 +87,7 @@ class TestCacheEntryAdmin:
         assert "Invalidated 1 namespace/scope pair(s)" in response.content.decode()
         assert list(CacheEntry.objects.values_list("user_id", flat=True)) == [2]
         assert get_or_compute(ns.name, {"user_id": 1}, Counter())[1].tier == "miss"
-        assert keys.current_generations(ns.name, "user:2") == before
+        assert generations.current_generations(ns.name, "user:2") == before
         assert stats.stats()["invalidations"]["by_source"] == {"admin": 1}
 
     def test_delete_expired_keeps_valid_rows(self, admin_client):
@@ -110,7 +110,7 @@ class TestCacheEntryAdmin:
 class TestCacheGenerationAdmin:
     def test_lists_durable_generations_read_only(self, admin_client, make_ns):
         ns = make_ns(l1_ttl=60, l2_ttl=60, persistent=True, scope=user_scope)
-        keys.bump_generation(ns.name, "user:4")
+        generations.bump_generation(ns.name, "user:4")
         token = CacheGeneration.objects.get(namespace=ns.name, scope="user:4").token
         response = admin_client.get(reverse("admin:cachecore_cachegeneration_changelist"))
         assert response.status_code == 200

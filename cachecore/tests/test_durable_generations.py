@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from django.db import DatabaseError
 
-from cachecore import keys, tiers
+from cachecore import generations, tiers
 from cachecore.invalidation import invalidate_now
 from cachecore.models import CacheEntry, CacheGeneration
 from cachecore.service import get_or_compute
@@ -66,7 +66,7 @@ class TestFlush:
     def test_a_namespace_invalidation_retires_every_scope(self, persistent):
         for user_id in (1, 2):
             get_or_compute(persistent.name, {"user_id": user_id}, lambda: "old")
-        keys.bump_generation(persistent.name)  # the durable bump alone (rows not deleted)
+        generations.bump_generation(persistent.name)  # the durable bump alone (rows not deleted)
         flush_l1_and_l2()
         assert {get_or_compute(persistent.name, {"user_id": u}, lambda: "new")[0] for u in (1, 2)} == {"new"}
 
@@ -123,8 +123,8 @@ class TestLostDurableBump:
 
         monkeypatch.setattr(tiers, "_l3_bump", down)
         monkeypatch.setattr(tiers, "l3_delete", lambda *args: 0)  # the rows' deletion is lost too
-        assert keys.bump_generation(persistent.name, "user:1") is None
-        assert keys.lost_durable_bumps() == [(persistent.name, "user:1")]
+        assert generations.bump_generation(persistent.name, "user:1") is None
+        assert generations.lost_durable_bumps() == [(persistent.name, "user:1")]
         assert tiers.l3_breaker.state == "open"
         monkeypatch.undo()
         flush_l1_and_l2()
@@ -136,7 +136,7 @@ class TestLostDurableBump:
         # This lookup is the probe: it closes the breaker, the bump is replayed, the row retired.
         value, info = get_or_compute(persistent.name, {"user_id": 1}, lambda: "newer")
         assert (value, info.tier) == ("newer", "miss")
-        assert keys.lost_durable_bumps() == []
+        assert generations.lost_durable_bumps() == []
         flush_l1_and_l2()
         assert get_or_compute(persistent.name, {"user_id": 1}, lambda: "x")[0] == "newer"
 

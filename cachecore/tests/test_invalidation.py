@@ -15,7 +15,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.test import override_settings
 
-from cachecore import invalidation, keys, tiers
+from cachecore import generations, invalidation, tiers
 from cachecore.invalidation import (
     InvalidatingManager,
     InvalidatingQuerySet,
@@ -280,7 +280,7 @@ class TestFailures:
         def broken(namespace, scope=None):
             raise ConnectionError("redis down")
 
-        monkeypatch.setattr(keys, "bump_generation", broken)
+        monkeypatch.setattr(generations, "bump_generation", broken)
         get_or_compute(NS, {}, lambda: "v")
         with transaction.atomic():
             Brand.objects.create(client=client_row, name="A")
@@ -290,7 +290,7 @@ class TestFailures:
         assert "incomplete" in caplog.text
 
     def test_lost_generation_bump_counts_as_a_failure(self, brand_ns, monkeypatch):
-        monkeypatch.setattr(keys, "bump_generation", lambda namespace, scope=None: None)
+        monkeypatch.setattr(generations, "bump_generation", lambda namespace, scope=None: None)
         assert invalidation.fire(NS, None, ("api",)) is False
         assert failures(NS) == 1
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cachecore import keys, tiers
+from cachecore import generations, keys, tiers
 from cachecore.namespaces import Namespace
 
 # Generation is slow on a shared machine; the autouse cache-reset fixture is harmless per example.
@@ -118,24 +118,27 @@ class TestCanonicalParams:
 @pytest.mark.django_db  # "gen.a" is unknown here, so a bump also replaces its durable generation
 class TestGenerations:
     def test_created_on_first_read_and_stable(self):
-        first = keys.current_generations("gen.a", "user:1")
-        assert first == keys.current_generations("gen.a", "user:1")
+        first = generations.current_generations("gen.a", "user:1")
+        assert first == generations.current_generations("gen.a", "user:1")
         assert first.scope and first.namespace and first.epoch
 
     def test_namespace_bump_changes_only_that_namespace(self):
-        a, b = keys.current_generations("gen.a"), keys.current_generations("gen.b")
-        token = keys.bump_generation("gen.a")
-        assert keys.current_generations("gen.a").namespace == token != a.namespace
-        assert keys.current_generations("gen.b") == b
+        a, b = generations.current_generations("gen.a"), generations.current_generations("gen.b")
+        token = generations.bump_generation("gen.a")
+        assert generations.current_generations("gen.a").namespace == token != a.namespace
+        assert generations.current_generations("gen.b") == b
 
     def test_scope_bump_changes_only_that_scope(self):
-        one, two = keys.current_generations("gen.a", "user:1"), keys.current_generations("gen.a", "user:2")
-        keys.bump_generation("gen.a", "user:1")
-        assert keys.current_generations("gen.a", "user:1").scope != one.scope
-        assert keys.current_generations("gen.a", "user:2") == two
+        one, two = (
+            generations.current_generations("gen.a", "user:1"),
+            generations.current_generations("gen.a", "user:2"),
+        )
+        generations.bump_generation("gen.a", "user:1")
+        assert generations.current_generations("gen.a", "user:1").scope != one.scope
+        assert generations.current_generations("gen.a", "user:2") == two
 
     def test_value_key_contains_namespace_generations_and_hash(self):
-        gens = keys.current_generations("gen.a", "user:1")
+        gens = generations.current_generations("gen.a", "user:1")
         key = keys.value_key("gen.a", gens, "f" * 64)
         assert key == f"cc1:gen.a:{gens.epoch}.{gens.namespace}.{gens.scope}:{'f' * 64}"
 
@@ -144,7 +147,7 @@ class TestGenerations:
             raise ConnectionError("down")
 
         monkeypatch.setattr(tiers.l2_cache(), "set", down)
-        assert keys.bump_generation("gen.a") is None
+        assert generations.bump_generation("gen.a") is None
         assert tiers.l2_breaker.state == "open"
 
     def test_generations_unknown_when_l2_down(self, monkeypatch):
@@ -152,4 +155,4 @@ class TestGenerations:
             raise ConnectionError("down")
 
         monkeypatch.setattr(tiers.l2_cache(), "get_many", down)
-        assert keys.current_generations("gen.a") is None
+        assert generations.current_generations("gen.a") is None

@@ -7,7 +7,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from cachecore import access, keys, service, singleflight, stats, tiers
+from cachecore import access, generations, keys, service, singleflight, stats, tiers
 from cachecore.models import CacheEntry
 from cachecore.service import get_or_compute
 from cachecore.tests.engine_helpers import Counter, FakeClock, user_scope
@@ -62,7 +62,7 @@ class TestReadThrough:
         ns = make_ns(l1_ttl=60, l2_ttl=300, persistent=True, scope=user_scope)
         compute = Counter()
         get_or_compute(ns.name, {"user_id": 1}, compute)
-        keys.bump_generation(ns.name, "user:1")
+        generations.bump_generation(ns.name, "user:1")
         value, info = get_or_compute(ns.name, {"user_id": 1}, compute)
         assert (value, info.tier) == ({"n": 2}, "miss")
 
@@ -218,7 +218,7 @@ class TestStaleSetRace:
         def compute():
             snapshot = dict(source)  # the read of the database
             source["version"] = "new"  # a write commits meanwhile ...
-            keys.bump_generation(ns.name, scope)  # ... and its invalidation is delivered
+            generations.bump_generation(ns.name, scope)  # ... and its invalidation is delivered
             return snapshot
 
         assert get_or_compute(ns.name, {"user_id": 1}, compute)[0] == {"version": "old"}
@@ -264,7 +264,7 @@ class TestSingleFlight:
         leader.start()
         assert started.wait(5)
         source["version"] = "new"  # the write commits ...
-        keys.bump_generation(ns.name, scope)  # ... and its invalidation is delivered
+        generations.bump_generation(ns.name, scope)  # ... and its invalidation is delivered
         results = []
         late = threading.Thread(
             target=lambda: results.append(get_or_compute(ns.name, {"user_id": 1}, lambda: dict(source))),
@@ -347,7 +347,7 @@ class TestSingleFlight:
         key_hash = keys.param_hash(keys.canonical_params(ns, params))
         other = singleflight.ClusterLock(keys.lock_key(ns.name, key_hash))
         assert other.acquire() is True
-        gens = keys.current_generations(ns.name)
+        gens = generations.current_generations(ns.name)
 
         def other_process_finishes(seconds):
             # The "other process" stores its value and releases the lock while we poll.
@@ -388,7 +388,7 @@ class TestSingleFlight:
     def test_stale_while_revalidate_waiters_get_the_stale_value(self, make_ns):
         ns = make_ns(l1_ttl=60, l2_ttl=60, stale_while_revalidate=True, scope=user_scope)
         get_or_compute(ns.name, {"user_id": 1}, lambda: "v1")
-        keys.bump_generation(ns.name, "user:1")
+        generations.bump_generation(ns.name, "user:1")
         key_hash = keys.param_hash(keys.canonical_params(ns, {"user_id": 1}))
         # Another process is refreshing: this caller gets the stale value at once.
         assert singleflight.ClusterLock(keys.lock_key(ns.name, key_hash)).acquire()
@@ -408,7 +408,7 @@ class TestSingleFlight:
     def test_stale_while_revalidate_in_process_followers(self, make_ns):
         ns = make_ns(l1_ttl=60, l2_ttl=60, stale_while_revalidate=True)
         get_or_compute(ns.name, {}, lambda: "v1")
-        keys.bump_generation(ns.name)
+        generations.bump_generation(ns.name)
         release = threading.Event()
         compute = Counter(make=lambda n: release.wait(5) and "v2")
         leader = threading.Thread(target=get_or_compute, args=(ns.name, {}, compute))
@@ -567,18 +567,18 @@ class TestL2StorageBound:
     def test_a_no_ttl_value_and_its_scope_generation_expire_after_the_bound(self, make_ns):
         ns = make_ns(l1_ttl=None, l2_ttl=None, scope=user_scope)
         get_or_compute(ns.name, {"user_id": 3}, Counter())
-        gens = keys.current_generations(ns.name, "user:3")
+        gens = generations.current_generations(ns.name, "user:3")
         key_hash = keys.param_hash(keys.canonical_params(ns, {"user_id": 3}))
         for key in (keys.value_key(ns.name, gens, key_hash), keys.generation_key(ns.name, "user:3")):
             assert 1200 < l2_expiry_seconds(key) <= 1234, key
-        keys.bump_generation(ns.name, "user:3")
+        generations.bump_generation(ns.name, "user:3")
         assert 1200 < l2_expiry_seconds(keys.generation_key(ns.name, "user:3")) <= 1234
 
     @override_settings(CACHECORE_L2_MAX_TTL=1234)
     def test_shorter_ttls_and_shared_generations_are_unchanged(self, make_ns):
         ns = make_ns(l1_ttl=None, l2_ttl=60)
         get_or_compute(ns.name, {"user_id": 3}, Counter())
-        gens = keys.current_generations(ns.name)
+        gens = generations.current_generations(ns.name)
         key_hash = keys.param_hash(keys.canonical_params(ns, {"user_id": 3}))
         assert 50 < l2_expiry_seconds(keys.value_key(ns.name, gens, key_hash)) <= 60
         assert l2_expiry_seconds(keys.generation_key(ns.name)) in (None, -1)  # -1: django-redis "no expiry"

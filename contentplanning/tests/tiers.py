@@ -4,7 +4,7 @@ import time
 
 from django.core.cache import caches
 
-from cachecore import keys, tiers
+from cachecore import generations, keys, tiers
 from cachecore.api import get_namespace
 from cachecore.service import cache
 from contentplanning.conf import NAMESPACE
@@ -19,7 +19,7 @@ def drop_l2_value(user_id: int, strategy_id: int | None = None, period: str = "m
     """Delete one value from L2, as Redis does when its TTL runs out or it is evicted."""
     ns = get_namespace(NAMESPACE)
     canon = keys.canonical_params(ns, {"user_id": user_id, "strategy_id": strategy_id, "period": period})
-    gens = keys.current_generations(NAMESPACE, ns.scope(canon))
+    gens = generations.current_generations(NAMESPACE, ns.scope(canon))
     tiers.l2_delete(keys.value_key(NAMESPACE, gens, keys.param_hash(canon)))
 
 

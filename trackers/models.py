@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.db import models
 
+from cachecore.api import InvalidatingManager
+
 
 class Client(models.Model):
     name = models.CharField(max_length=200, unique=True)
@@ -52,6 +54,9 @@ class ProductionRun(models.Model):
     brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="production_runs")
     name = models.CharField(max_length=200)
     start_date = models.DateField()
+
+    # update()/bulk_create() invalidate the watched namespaces (e.g. a brand's run count).
+    objects = InvalidatingManager()
 
     class Meta:
         ordering = ["-start_date", "id"]
@@ -124,6 +129,10 @@ class Tracker(models.Model):
     latest_nearest_city = models.CharField(max_length=100, blank=True)
     latest_confidence = models.FloatField(null=True, blank=True)
     latest_history_id = models.BigIntegerField(null=True, blank=True)
+
+    # Queryset writes (moving trackers to another run with update(), bulk_create) invalidate the
+    # watched namespaces as signals would; raw SQL is covered by the NOTIFY trigger.
+    objects = InvalidatingManager()
 
     class Meta:
         ordering = [models.F("last_report_received").desc(nulls_last=True), "id"]

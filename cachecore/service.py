@@ -77,6 +77,8 @@ class TieredCache:
             entry = tiers.l1.get(l1_key)
             if entry is not None:
                 stats.record_request(ns.name, "l1", "hit")
+                if ns.persistent:  # counted in memory, flushed in batches (DESIGN: hits write nothing)
+                    access.record(ns.name, key_hash, self.wall_clock())
                 return entry[1], CacheInfo("l1", True, entry[2], False)
             stats.record_request(ns.name, "l1", "miss")
         scope = ns.scope(canon) if ns.scope else None
@@ -186,6 +188,8 @@ class TieredCache:
             return None
         created, expires, value = envelope
         stats.record_request(ns.name, "l2", "hit")
+        if ns.persistent:
+            access.record(ns.name, call.key_hash, self.wall_clock())
         remaining = None if expires is None else expires - self.wall_clock()
         self._fill_l1(call, value, created, _capped(ns.l1_ttl, remaining), marker)
         return value, CacheInfo("l2", True, _ts(created), call.force_refresh)
@@ -206,9 +210,9 @@ class TieredCache:
         if read.row is None:
             stats.record_request(ns.name, "l3", "miss")
             return None
-        pk, value, created_at, expires_at = read.row
+        _pk, value, created_at, expires_at = read.row
         stats.record_request(ns.name, "l3", "hit")
-        access.record(pk, now)
+        access.record(ns.name, call.key_hash, now.timestamp())
         created = created_at.timestamp()
         remaining = None if expires_at >= tiers.NEVER else (expires_at - now).total_seconds()
         if gens is not None and ns.l2_ttl != 0:

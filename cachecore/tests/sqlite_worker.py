@@ -1,7 +1,8 @@
 """A separate process on the embedded default (SQLite file, local-memory L2) for the L3 tests.
 
 Usage: python cachecore/tests/sqlite_worker.py DB_PATH ACTION VALUE
-ACTION: ``read`` (get_or_compute with a compute returning VALUE) or ``invalidate``.
+ACTION: ``read`` (get_or_compute with a compute returning VALUE), ``hits`` (VALUE reads, then
+exit: the access counts are flushed at exit), ``accesses`` (the row's access count) or ``invalidate``.
 Prints a JSON object: the value and tier read, or what was invalidated.
 """
 
@@ -51,6 +52,11 @@ def main() -> None:
     if action == "read":
         got, info = get_or_compute(NAMESPACE, {"user_id": 1}, lambda: value)
         print(json.dumps({"value": got, "tier": info.tier}))
+    elif action == "hits":
+        tiers = [get_or_compute(NAMESPACE, {"user_id": 1}, lambda: "hit")[1].tier for _ in range(int(value))]
+        print(json.dumps({"tiers": tiers}))  # the pending hits are flushed by the atexit hook
+    elif action == "accesses":
+        print(json.dumps({"access_count": CacheEntry.objects.get(namespace=NAMESPACE).access_count}))
     elif action == "invalidate":
         invalidate_now(NAMESPACE, "user:1", source="command")
         print(json.dumps({"invalidated": NAMESPACE, "rows": CacheEntry.objects.count()}))

@@ -263,6 +263,20 @@ class TestCacheStats:
         assert set(top[1]) == {"user_id", "strategy_id", "access_count", "last_accessed", "expires_at"}
         assert len(body["most_accessed"]) == 5
 
+    def test_most_accessed_counts_hits_served_by_l1_and_l2(self, api, alice, staff, provider):
+        """An entry in constant use is answered from memory: its hits are counted all the same."""
+        from contentplanning.tests.tiers import drop_l1
+
+        comprehensive_user_data(user=alice)  # computed: written to every tier, 0 accesses
+        for _ in range(4):
+            assert comprehensive_user_data(user=alice)[1].tier == "l1"
+        drop_l1()
+        assert comprehensive_user_data(user=alice)[1].tier == "l2"
+        access.flush()
+        api.force_authenticate(staff)
+        top = api.get(STATS).json()["most_accessed"][0]
+        assert (top["user_id"], top["access_count"]) == (alice.pk, 5)
+
     def test_hit_rates_per_tier(self, api, alice, staff, provider):
         from contentplanning.tests.tiers import drop_l1, drop_l1_and_l2_value
 

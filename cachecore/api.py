@@ -6,6 +6,7 @@ modules named in DESIGN.md (tiers, keys, service, invalidation, coherence, prewa
 Contract (shared by trackers, contentplanning and monitoring):
 
     register_namespace(Namespace(name=..., params=(...), ...))     # once, at import of the app's caching module
+    all_namespaces() -> list[Namespace]             # every declared namespace (reports)
     value, info = get_or_compute(name, params, compute, force_refresh=False)
         # info: CacheInfo(tier="l1"|"l2"|"l3"|"miss"|"disabled", is_cached, timestamp)
     invalidate(name, scope=None, source="api")    # commit-aware, debounced per namespace
@@ -32,7 +33,7 @@ from cachecore.invalidation import (
     invalidate_now,
     watch_model,
 )
-from cachecore.namespaces import Namespace, get_namespace, register_namespace
+from cachecore.namespaces import Namespace, all_namespaces, get_namespace, register_namespace
 from cachecore.prewarm import prewarmer
 from cachecore.service import CacheInfo, get_or_compute
 from cachecore.stats import add_observer, stats
@@ -40,6 +41,7 @@ from cachecore.stats import add_observer, stats
 __all__ = [
     "CacheInfo",
     "add_observer",
+    "all_namespaces",
     "InvalidatingManager",
     "InvalidatingQuerySet",
     "Namespace",

@@ -12,6 +12,7 @@ import time
 from datetime import UTC, datetime
 
 from monitoring import dependencies
+from monitoring.health_seed import seed_cache_fields
 from monitoring.performance import tracker
 
 logger = logging.getLogger("monitoring")
@@ -52,11 +53,12 @@ def overall_status(deps: dict) -> str:
 def cache_report() -> dict:
     """Return cachecore's statistics in the health contract's shape (empty when unavailable)."""
     try:
-        from cachecore.api import stats
+        from cachecore.api import all_namespaces, stats
     except ImportError:
         return {"available": False}
     try:
         raw = stats()
+        seed_fields = seed_cache_fields(raw, all_namespaces())
     except Exception:  # noqa: BLE001 - statistics must never make the health check fail
         logger.exception("cachecore stats() failed; the health report leaves the cache section out")
         return {"available": False}
@@ -84,6 +86,7 @@ def cache_report() -> dict:
             "failures": raw.get("invalidations", {}).get("failures", 0),
             "bySource": raw.get("invalidations", {}).get("by_source", {}),
         },
+        **seed_fields,  # seed 003's total/valid/expired/ttl and one "<name>Cache" object per namespace
     }
 
 

@@ -71,7 +71,7 @@ class TestViews:
         assert body["dependencies"]["database"]["latencyMs"] >= 0
         assert body["cache"]["available"] is True
         assert set(body["cache"]) >= {"hitRate", "namespaces", "tiers", "l1", "breakers", "invalidations"}
-        assert set(body["cache"]["l1"]) == {"entries", "bytes", "maxEntries", "maxBytes"}
+        assert set(body["cache"]["l1"]) == {"entries", "expired", "bytes", "maxEntries", "maxBytes"}
 
     def test_the_token_gets_the_detailed_view(self, client, token):
         response = client.get(URL, **bearer(token))

@@ -19,10 +19,12 @@ Contract (shared by trackers, contentplanning and monitoring):
     with uncached_reads(): ...                      # compute() reads with django-cachalot off
     @prewarmer("namespace") def warm(progress) -> int
     stats() -> dict
+    long_running_started(role)                      # a long-running command starts: CACHECORE_LONG_RUNNING_HOOK(role)
     add_observer(obj)                               # obj.on_request/on_invalidation/on_error/... (metrics)
 """
 
 from cachecore.cachalot import uncached_reads
+from cachecore.hooks import long_running_started
 from cachecore.invalidation import (
     InvalidatingManager,
     InvalidatingQuerySet,
@@ -52,6 +54,7 @@ __all__ = [
     "invalidate",
     "invalidate_all",
     "invalidate_now",
+    "long_running_started",
     "prewarmer",
     "register_namespace",
     "stats",

@@ -34,6 +34,9 @@ DEFAULTS = {
     "CACHECORE_MAX_WAIT_SECONDS": 10.0,
     "CACHECORE_PREWARM_ON_START": False,
     "CACHECORE_CHANNEL": "cachecore:invalidate",
+    # Dotted path of a callable ``hook(role: str)`` that a long-running command of the engine
+    # (listen_invalidations, a relay) calls once at start, e.g. to serve its own /metrics; "" = none.
+    "CACHECORE_LONG_RUNNING_HOOK": "",
 }
 
 

@@ -166,6 +166,9 @@ CACHECORE_DEBOUNCE_SECONDS = env_float("CACHECORE_DEBOUNCE_SECONDS", 2.0)
 CACHECORE_MAX_WAIT_SECONDS = env_float("CACHECORE_MAX_WAIT_SECONDS", 10.0)
 CACHECORE_PREWARM_ON_START = env_bool("CACHECORE_PREWARM_ON_START", False)
 CACHECORE_CHANNEL = env_str("CACHECORE_CHANNEL", f"{CACHE_KEY_PREFIX}:cachecore:invalidate")
+# What a long-running cachecore command (listen_invalidations, a relay) calls at start: here,
+# serve its own /metrics when METRICS_PORT is set (cachecore never imports monitoring itself).
+CACHECORE_LONG_RUNNING_HOOK = "monitoring.exporter.serve_metrics"
 
 # --- trackers ---------------------------------------------------------------------------------
 TRACKERS_LAZY_THRESHOLD = env_int("TRACKERS_LAZY_THRESHOLD", 500)
@@ -193,6 +196,10 @@ MONITORING_SLOW_MS = env_float("MONITORING_SLOW_MS", 100.0)
 MONITORING_CRITICAL_MS = env_float("MONITORING_CRITICAL_MS", 500.0)
 HEALTH_THROTTLE_RATE = env_str("HEALTH_THROTTLE_RATE", "120/min")
 METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+METRICS_PORT = env_int("METRICS_PORT", 0)  # a long-running command's own /metrics (0: off)
+METRICS_ADDR = env_str("METRICS_ADDR", "127.0.0.1")
+MONITORING_MEMORY_LIMIT_BYTES = env_int("MONITORING_MEMORY_LIMIT_BYTES", 0)
+MONITORING_PROCESS_METRICS_SECONDS = env_float("MONITORING_PROCESS_METRICS_SECONDS", 5.0)
 MONITORING_EXCELLENT_MS = env_float("MONITORING_EXCELLENT_MS", 20.0)
 MONITORING_QUERY_TIMING = env_bool("MONITORING_QUERY_TIMING", True)
 MONITORING_BASELINE_WINDOW = env_int("MONITORING_BASELINE_WINDOW", 200)

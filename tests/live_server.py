@@ -25,12 +25,14 @@ class LiveServer:
         (tmp_path / "prometheus").mkdir(exist_ok=True)
         self.env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
         self.env.update(
-            DJANGO_SETTINGS_MODULE="tests.live_server_settings",
-            LIVE_SERVER_SQLITE=str(tmp_path / "live.sqlite3"),
-            PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"),
-            GUNICORN_BIND=f"127.0.0.1:{self.port}",
-            WEB_CONCURRENCY="1",  # one worker: the per-process figures are the server's
-            **extra_env,
+            {
+                "DJANGO_SETTINGS_MODULE": "tests.live_server_settings",
+                "LIVE_SERVER_SQLITE": str(tmp_path / "live.sqlite3"),
+                "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
+                "GUNICORN_BIND": f"127.0.0.1:{self.port}",
+                "WEB_CONCURRENCY": "1",  # one worker unless asked: the per-process figures are the server's
+                **extra_env,
+            }
         )
         self.process = None
 

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from cachecore import invalidation, pgnotify
+from cachecore.hooks import long_running_started
 
 
 class Command(BaseCommand):
@@ -31,6 +32,7 @@ class Command(BaseCommand):
         connections[database].close()  # the listener uses its own connection; free Django's
         if missing:
             self.stderr.write(self.style.WARNING(f"No NOTIFY trigger on watched table(s): {', '.join(missing)}."))
+        long_running_started("listen_invalidations")  # e.g. its own /metrics (CACHECORE_LONG_RUNNING_HOOK)
         self.stdout.write(f"Listening on {pgnotify.CHANNEL} for {len(tables)} watched table(s). Ctrl-C stops.")
         on_notify, on_connect = pgnotify.invalidation_handlers()
         listener = pgnotify.Listener(pgnotify.psycopg_connector(database), on_notify, on_connect)

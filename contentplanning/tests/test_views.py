@@ -180,6 +180,55 @@ def _management_endpoints(owner):
     ]
 
 
+class TestUnknownParameters:
+    """Like the trackers endpoints: a parameter an endpoint does not take is a 400 naming it."""
+
+    @pytest.mark.parametrize(
+        ("url", "params", "name"),
+        [
+            ("comprehensive-user-data", {"bogus": "1"}, "bogus"),
+            ("comprehensive-user-data", {"force_refesh": "true"}, "force_refesh"),  # misspelt option
+            ("comprehensive-user-data", {"userid": "1"}, "userid"),
+            ("strategy-draft", {"weeks": "2"}, "weeks"),  # an option of another endpoint
+            ("calendar-draft", {"week": "2"}, "week"),
+            ("content-framework", {"force_refresh": "true"}, "force_refresh"),
+        ],
+    )
+    def test_data_endpoints(self, api, alice, provider, url, params, name):
+        api.force_authenticate(alice)
+        response = api.get(reverse(url), params)
+        assert response.status_code == 400, response.content
+        assert response.json()["detail"].startswith(f"{name}: unknown parameter; allowed: ")
+
+    def test_the_wizard_step(self, api, alice, provider):
+        api.force_authenticate(alice)
+        response = api.get(reverse("calendar-wizard-step", args=["goals"]), {"bogus": "1"})
+        assert response.status_code == 400
+        assert response.json()["detail"] == "bogus: unknown parameter; allowed: strategy_id, user_id."
+
+    def test_not_answered_from_the_cache(self, api, alice, provider):
+        api.force_authenticate(alice)
+        assert api.get(DATA).status_code == 200  # cached now
+        assert api.get(DATA, {"bogus": "1"}).status_code == 400
+
+    def test_format_and_known_parameters_are_accepted(self, api, alice, provider):
+        api.force_authenticate(alice)
+        assert api.get(DATA, {"format": "json", "force_refresh": "false"}).status_code == 200
+
+    def test_management_endpoints(self, api, alice, staff):
+        api.force_authenticate(staff)
+        assert api.get(STATS, {"limit": "5"}).json()["detail"] == "limit: unknown parameter; allowed: none."
+        assert api.post(CLEANUP + "?dry_run=1").json()["detail"].startswith("dry_run: unknown parameter")
+        response = api.delete(invalidate_url(alice.pk) + "?strategy=1")
+        assert response.status_code == 400
+        assert response.json()["detail"] == "strategy: unknown parameter; allowed: strategy_id."
+
+    def test_authorisation_comes_before_the_parameter_check(self, api, alice, bob):
+        assert api.get(DATA, {"bogus": "1"}).status_code == 403  # anonymous
+        api.force_authenticate(alice)
+        assert api.get(STATS, {"bogus": "1"}).status_code == 403  # not staff
+
+
 class TestAuthorisation:
     """Anonymous: 403; the owner: 200; another user: 403; staff: 200. Management: staff only."""
 

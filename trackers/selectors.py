@@ -262,7 +262,7 @@ def latest_locations(tracker_ids: list[int]) -> dict[int, dict]:
 
 
 def _latest_rows_lateral(tracker_ids: list[int]) -> list[dict]:
-    # One index probe per tracker on history_tracker_ts_idx (tracker_id, timestamp DESC).
+    # One index probe per tracker: a backward scan of uniq_history_tracker_timestamp (tracker_id, timestamp).
     # (tracker, timestamp) is unique, so ORDER BY timestamp alone is deterministic.
     history = connection.ops.quote_name(LocationHistory._meta.db_table)
     sql = f"""

@@ -10,6 +10,8 @@ class Client(models.Model):
     name = models.CharField(max_length=200, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = InvalidatingManager()  # queryset writes record their invalidation
+
     class Meta:
         ordering = ["name"]
 
@@ -30,17 +32,29 @@ class ClientMembership(models.Model):
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.VIEWER)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = InvalidatingManager()  # queryset writes record their invalidation
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "client"], name="uniq_membership_user_client")]
 
     def __str__(self):
         return f"{self.user} @ {self.client} ({self.role})"
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        # A membership moved to another user changes the rights of both users: the invalidation
+        # receivers see the new user only, so the user the row was loaded with is kept.
+        instance = super().from_db(db, field_names, values)
+        instance.loaded_user_id = instance.__dict__.get("user_id")
+        return instance
+
 
 class Brand(models.Model):
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="brands")
     name = models.CharField(max_length=200)
     logo = models.URLField(blank=True)
+
+    objects = InvalidatingManager()  # queryset writes record their invalidation
 
     class Meta:
         ordering = ["name"]
@@ -56,8 +70,7 @@ class ProductionRun(models.Model):
     name = models.CharField(max_length=200)
     start_date = models.DateField()
 
-    # update()/bulk_create() invalidate the watched namespaces (e.g. a brand's run count).
-    objects = InvalidatingManager()
+    objects = InvalidatingManager()  # queryset writes record their invalidation
 
     class Meta:
         ordering = ["-start_date", "id"]
@@ -84,11 +97,15 @@ class Place(models.Model):
 
 
 class StorageLocation(Place):
+    objects = InvalidatingManager()  # queryset writes record their invalidation
+
     class Meta(Place.Meta):
         pass
 
 
 class DeliveryLocation(Place):
+    objects = InvalidatingManager()  # queryset writes record their invalidation
+
     class Meta(Place.Meta):
         pass
 
@@ -96,6 +113,8 @@ class DeliveryLocation(Place):
 class Image(models.Model):
     title = models.CharField(max_length=200)
     url = models.URLField()
+
+    objects = InvalidatingManager()  # queryset writes record their invalidation
 
     class Meta:
         ordering = ["title"]
@@ -132,19 +151,19 @@ class Tracker(models.Model):
     latest_confidence = models.FloatField(null=True, blank=True)
     latest_history_id = models.BigIntegerField(null=True, blank=True)
 
-    # Queryset writes (moving trackers to another run with update(), bulk_create) invalidate the
-    # watched namespaces as signals would; raw SQL is covered by the NOTIFY trigger.
-    objects = InvalidatingManager()
+    objects = InvalidatingManager()  # queryset writes record their invalidation
 
     class Meta:
         ordering = [models.F("last_report_received").desc(nulls_last=True), "id"]
         indexes = [
             models.Index(fields=["production_run"], name="tracker_run_idx"),
+            # Also serves filters on current_status alone (its leading column): no separate index.
+            models.Index(fields=["current_status", "production_run"], name="tracker_status_run_idx"),
             # tracker_dashboard_order_idx (last_report_received DESC NULLS LAST, id), the dashboard's
             # order, is created by migration 0004 with SQL per database (SQLite has no NULLS LAST in
             # an index, and needs none: its DESC puts NULLs last): an index Django's state cannot say.
-            # Also serves filters on current_status alone (its leading column): no separate index.
-            models.Index(fields=["current_status", "production_run"], name="tracker_status_run_idx"),
+            # A later migration that alters this table on SQLite rebuilds it without that index:
+            # test_indexes.py then fails, and that migration must create it again.
         ]
 
     def __str__(self):
@@ -162,6 +181,8 @@ class LocationHistory(models.Model):
     nearest_city = models.CharField(max_length=100, blank=True)
     confidence = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = InvalidatingManager()  # queryset writes record their invalidation
 
     class Meta:
         verbose_name_plural = "location history"

@@ -197,12 +197,12 @@ class TestEndpoint:
 @pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
-def test_raw_sql_tracker_insert_is_counted_after_the_listeners_debounce(data, staff, settings, listener):  # noqa: F811
+def test_raw_sql_tracker_insert_is_counted_after_the_relays_debounce(data, staff, settings, listener):  # noqa: F811
     settings.CACHECORE_DEBOUNCE_SECONDS = 0.3
     client = api_as(staff)
     run = data.runs[0]
     run_counts(client)
-    with connection.cursor() as cursor:  # bypasses the ORM: only the NOTIFY trigger sees it
+    with connection.cursor() as cursor:  # bypasses the ORM: only the trigger records it
         cursor.execute(
             "INSERT INTO trackers_tracker (serial, name, production_run_id, current_status, latest_nearest_city) "
             "VALUES ('RAW-1', 'raw', %s, 'inactive', '')",

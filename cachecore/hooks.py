@@ -2,7 +2,7 @@
 
 cachecore never imports the other apps. A project that wants, say, a command's own /metrics
 names a callable in ``CACHECORE_LONG_RUNNING_HOOK``; ``long_running_started(role)`` calls it once
-when a long-running command (``listen_invalidations``, a relay) starts.
+when a long-running command (``cache_relay``) starts.
 """
 
 from django.utils.module_loading import import_string

@@ -166,7 +166,7 @@ CACHECORE_DEBOUNCE_SECONDS = env_float("CACHECORE_DEBOUNCE_SECONDS", 2.0)
 CACHECORE_MAX_WAIT_SECONDS = env_float("CACHECORE_MAX_WAIT_SECONDS", 10.0)
 CACHECORE_PREWARM_ON_START = env_bool("CACHECORE_PREWARM_ON_START", False)
 CACHECORE_CHANNEL = env_str("CACHECORE_CHANNEL", f"{CACHE_KEY_PREFIX}:cachecore:invalidate")
-# What a long-running cachecore command (listen_invalidations, a relay) calls at start: here,
+# What a long-running cachecore command (cache_relay) calls at start: here,
 # serve its own /metrics when METRICS_PORT is set (cachecore never imports monitoring itself).
 CACHECORE_LONG_RUNNING_HOOK = "monitoring.exporter.serve_metrics"
 

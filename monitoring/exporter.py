@@ -1,4 +1,4 @@
-"""A long-running command's own /metrics (``sync_tracker_state --watch``, ``listen_invalidations``, a relay).
+"""A long-running command's own /metrics (``sync_tracker_state --watch``, ``cache_relay``).
 
 A command is not a gunicorn worker: its metrics (sync durations, invalidations, cache tier
 errors, CPU and memory) live in its own process and no web worker can export them. With

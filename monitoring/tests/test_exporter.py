@@ -89,7 +89,22 @@ class TestCachecoreHook:
         assert long_running_started("cache_relay") is None
 
 
+    def test_cache_relay_calls_the_hook_once_at_start(self, settings):
+        from io import StringIO
+
+        from django.core.management import call_command
+
+        settings.CACHECORE_LONG_RUNNING_HOOK = "monitoring.tests.test_exporter.remember_role"
+        STARTED.clear()
+        call_command("cache_relay", "--max-seconds", "0.2", stdout=StringIO())
+        assert STARTED == ["cache_relay"]
+
+
+STARTED: list[str] = []
+
+
 def remember_role(role: str) -> str:
+    STARTED.append(role)
     return f"started {role}"
 
 

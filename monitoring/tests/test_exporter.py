@@ -88,7 +88,6 @@ class TestCachecoreHook:
         settings.CACHECORE_LONG_RUNNING_HOOK = ""
         assert long_running_started("cache_relay") is None
 
-
     def test_cache_relay_calls_the_hook_once_at_start(self, settings):
         from io import StringIO
 

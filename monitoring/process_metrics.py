@@ -3,8 +3,9 @@
 prometheus_client's ``ProcessCollector`` reads ``/proc/self`` at scrape time, in the process that
 answers; in multi-process mode ``/metrics`` exports only the files of the workers, so a worker's
 own CPU and memory would be missing. Here every process copies its ``ProcessCollector`` figures
-into ``liveall`` gauges (one series per pid) from a daemon thread, started by the first request
-of each process (never at import or in ``ready()``). Outside multi-process mode the standard
+into ``liveall`` gauges (one series per pid) from a daemon thread, started in each worker by
+gunicorn's ``post_worker_init`` (gunicorn.conf.py) and, for other servers, by the first request
+(never at import or in ``ready()``). Outside multi-process mode the standard
 collector already exports them and nothing runs. ``process_memory_limit_bytes`` is exported in
 both modes for the memory alert.
 """

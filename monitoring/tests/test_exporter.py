@@ -146,15 +146,23 @@ class TestProcessMetrics:
     def test_every_gunicorn_worker_exports_its_cpu_and_memory(self, tmp_path):
         """Multi-process mode has no process_* collector: each worker's gauges, one series per pid."""
         live = LiveServer(tmp_path, WEB_CONCURRENCY="2", MONITORING_PROCESS_METRICS_SECONDS="0.2").start()
+
+        def series(text, name):
+            return [line for line in text.splitlines() if line.startswith(name + "{")]
+
         try:
-            for _ in range(20):  # reach both workers (their first request starts their updater)
-                live.get_json("/api/health")
-            time.sleep(0.5)
+            deadline = time.monotonic() + 20  # until both workers booted (post_worker_init starts each)
+            text = scrape(live.port)
+            while len(series(text, "process_resident_memory_bytes")) < 2 and time.monotonic() < deadline:
+                time.sleep(0.3)
+                text = scrape(live.port)
+            time.sleep(0.5)  # one more refresh of both
             text = scrape(live.port)
         finally:
             live.stop()
-        cpu = [line for line in text.splitlines() if line.startswith("process_cpu_seconds_total{")]
-        memory = [line for line in text.splitlines() if line.startswith("process_resident_memory_bytes{")]
+        cpu = series(text, "process_cpu_seconds_total")
+        memory = series(text, "process_resident_memory_bytes")
         assert cpu and memory, text[:2000]
         assert all('pid="' in line for line in cpu + memory)
-        assert all(float(line.rsplit(" ", 1)[1]) > 0 for line in memory)
+        assert all(float(line.rsplit(" ", 1)[1]) > 0 for line in memory)  # no worker left at 0
+        assert len({line.split('pid="')[1].split('"')[0] for line in memory}) == 2  # both workers

@@ -87,6 +87,22 @@ def cache_report() -> dict:
             "bySource": raw.get("invalidations", {}).get("by_source", {}),
         },
         **seed_fields,  # seed 003's total/valid/expired/ttl and one "<name>Cache" object per namespace
+        "outbox": outbox_report(),
+    }
+
+
+def outbox_report() -> dict:
+    """Return the invalidation outbox, this process's relay and its L1 coherence (camelCase)."""
+    try:
+        from cachecore.api import invalidation_status
+    except ImportError:
+        return {}
+    found = invalidation_status()
+    return {
+        "pending": found.get("pending"),
+        "oldestAgeSeconds": found.get("oldest_age_seconds"),
+        "relay": _camel(found.get("relay", {})),
+        "coherence": _camel(found.get("coherence", {})),
     }
 
 

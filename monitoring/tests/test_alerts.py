@@ -25,6 +25,7 @@ REQUIRED_ALERTS = {
     "RedisTierErrorsRising",
     "ProcessCpuHigh",
     "ProcessMemoryHigh",
+    "InvalidationOutboxBacklog",
 }
 
 

@@ -7,20 +7,20 @@ cache) that runs anywhere; see the configuration table in README.md.
 from pathlib import Path
 
 import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_float, env_int, env_list, env_str
+from config.env import SettingsError, env_bool, env_float, env_int, env_list, env_str, load_env_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+ENV_FILE = load_env_file(BASE_DIR / ".env")  # git-ignored; the environment wins over it
 
 # --- Core -----------------------------------------------------------------------------------
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured(
-            "SECRET_KEY must be set when DEBUG is off. Set DEBUG=1 for local development "
-            "(make run does) or export SECRET_KEY=<a long random string>."
+        raise SettingsError(
+            "SECRET_KEY must be set when DEBUG is off. Run `make venv` (or `make run`) once to write a "
+            "local .env with DEBUG=1 and a generated key, or export SECRET_KEY=<a long random string>."
         )
     SECRET_KEY = "django-insecure-local-development-only"  # noqa: S105 - DEBUG only
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
@@ -83,7 +83,10 @@ TEMPLATES = [
 # queries per database for /metrics.
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
+    try:
+        _db = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
+    except ValueError as exc:  # dj-database-url: an unknown scheme or a malformed URL
+        raise SettingsError(f"DATABASE_URL must be a postgres:// URL (got {DATABASE_URL!r}: {exc}).") from exc
 else:
     _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(BASE_DIR / "db.sqlite3")}
 _ENGINES = {
@@ -91,7 +94,7 @@ _ENGINES = {
     "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
 }
 if _db["ENGINE"] not in _ENGINES:
-    raise ImproperlyConfigured(f"DATABASE_URL must be a postgres:// URL (got engine {_db['ENGINE']}).")
+    raise SettingsError(f"DATABASE_URL must be a postgres:// URL (got engine {_db['ENGINE']}).")
 _db["ENGINE"] = _ENGINES[_db["ENGINE"]]
 IS_POSTGRES = _db["ENGINE"].endswith("postgresql")
 if IS_POSTGRES and env_bool("DATABASE_POOL", True):

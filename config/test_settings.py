@@ -6,6 +6,7 @@ the embedded default and on PostgreSQL + Redis.
 
 import os
 
+os.environ.setdefault("ENV_FILE", "")  # never the developer's .env
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-0123456789abcdef")
 os.environ.setdefault("SECURE_SSL", "0")
 os.environ.setdefault("AI_ANALYSIS_LATENCY", "0")

@@ -2,16 +2,15 @@
 
 import os
 import random
-import secrets
 import sys
 import time
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from contentplanning import demo_data as content_demo
 from trackers import demo_data as tracker_demo
+from trackers.demo_admin import admin_set_password
 
 ALREADY_SEEDED = (
     "Demo data is already present (clients or trackers exist). Run with --reset to delete it and seed again."
@@ -75,19 +74,11 @@ class Command(BaseCommand):
         shown = password if generated or opts["admin_password"] else "(from $DEMO_ADMIN_PASSWORD)"
         self.stdout.write(self.style.WARNING(f"Admin login: {opts['admin_username']} / {shown}"))
         if generated:
-            self.stdout.write("This password is printed only once; change it with `manage.py changepassword`.")
+            self.stdout.write("Forgot it? `.venv/bin/python manage.py reset_admin_password` prints a new one.")
 
     def _admin(self, opts):
         password = opts["admin_password"] or os.environ.get("DEMO_ADMIN_PASSWORD")
-        generated = not password
-        if generated:
-            password = secrets.token_urlsafe(12)
-        User = get_user_model()
-        user, _ = User.objects.get_or_create(username=opts["admin_username"])
-        user.is_staff = user.is_superuser = True
-        user.set_password(password)
-        user.save()
-        return password, generated
+        return admin_set_password(username=opts["admin_username"], password=password)
 
     def _after_seed(self):
         """Drop every cached value derived from the tables just rewritten (bulk writes send no signals)."""

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our static files (pinned), never a CDN
     "cachalot",
     "django_prometheus",
     "cachecore",
@@ -234,6 +235,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Tracker dashboard, reference data, comprehensive user data and health.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Offline: the UI's files come from the pinned drf-spectacular-sidecar package, and Swagger UI
+    # must not send the schema to its public validator.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # --- Auth, i18n, static -----------------------------------------------------------------------

@@ -17,7 +17,9 @@ Contract (shared by trackers, contentplanning and monitoring):
     flush_pending()                                 # fire debounced invalidations now (commands, tests)
     with uncached_reads(): ...                      # compute() reads with django-cachalot off
     @prewarmer("namespace") def warm(progress) -> int
-    stats() -> dict
+    stats() -> dict                                 # this process's counters
+    deployment_stats() -> dict                      # every process's, via set_deployment_source(fn)
+    totals() / encode_totals() / decode_totals() / merge_totals()   # raw counters for a shared store
     add_observer(obj)                               # obj.on_request/on_invalidation/on_error/... (metrics)
 """
 
@@ -35,7 +37,16 @@ from cachecore.invalidation import (
 from cachecore.namespaces import Namespace, get_namespace, register_namespace
 from cachecore.prewarm import prewarmer
 from cachecore.service import CacheInfo, get_or_compute
-from cachecore.stats import add_observer, stats
+from cachecore.stats import (
+    add_observer,
+    decode_totals,
+    deployment_stats,
+    encode_totals,
+    merge_totals,
+    set_deployment_source,
+    stats,
+    totals,
+)
 
 __all__ = [
     "CacheInfo",
@@ -53,6 +64,12 @@ __all__ = [
     "prewarmer",
     "register_namespace",
     "stats",
+    "deployment_stats",
+    "set_deployment_source",
+    "encode_totals",
+    "decode_totals",
+    "merge_totals",
+    "totals",
     "uncached_reads",
     "watch_model",
 ]

@@ -11,6 +11,7 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-012
 os.environ.setdefault("SECURE_SSL", "0")
 os.environ.setdefault("AI_ANALYSIS_LATENCY", "0")
 os.environ.setdefault("CACHE_KEY_PREFIX", "cwtest")
+os.environ.setdefault("MONITORING_SHARED_STATS_SECONDS", "0")  # tests publish counters explicitly
 
 from config.settings import *  # noqa: E402,F403
 

@@ -14,7 +14,18 @@ class MonitoringConfig(AppConfig):
         from django.core.signals import request_finished, setting_changed
         from django.db.backends.signals import connection_created
 
-        from monitoring import cache_observer, checks, conf, health, performance, query_timing, snapshots
+        from cachecore.api import set_deployment_source
+        from monitoring import (
+            cache_observer,
+            checks,
+            conf,
+            deployment,
+            health,
+            performance,
+            query_timing,
+            shared_stats,
+            snapshots,
+        )
 
         setting_changed.connect(conf.reload_settings, dispatch_uid="monitoring.conf.reload")
         conf.on_reload(query_timing.refresh_enabled)
@@ -23,6 +34,10 @@ class MonitoringConfig(AppConfig):
         query_timing.install_on_open_connections()
         request_finished.connect(query_timing.flush_if_due, dispatch_uid="monitoring.query_timing.flush")
         performance.tracker.add_read_hook(query_timing.flush)
+        # Every process shares its counters (ProcessStats), so reports cover the deployment.
+        request_finished.connect(shared_stats.publish_if_due, dispatch_uid="monitoring.shared_stats")
+        atexit.register(shared_stats.publish_at_exit)  # atexit is LIFO: runs after the flush below
+        set_deployment_source(deployment.cache_totals)
         atexit.register(query_timing.flush)  # short-lived processes: queued timings reach the metrics
         cache_observer.register()
         health.mark_started()

@@ -11,8 +11,7 @@ import re
 import time
 from datetime import UTC, datetime
 
-from monitoring import dependencies
-from monitoring.performance import tracker
+from monitoring import dependencies, deployment
 
 logger = logging.getLogger("monitoring")
 
@@ -50,13 +49,13 @@ def overall_status(deps: dict) -> str:
 
 
 def cache_report() -> dict:
-    """Return cachecore's statistics in the health contract's shape (empty when unavailable)."""
+    """Return cachecore's statistics of the deployment in the health contract's shape (empty when unavailable)."""
     try:
-        from cachecore.api import stats
+        from cachecore.api import deployment_stats
     except ImportError:
         return {"available": False}
     try:
-        raw = stats()
+        raw = deployment_stats()
     except Exception:  # noqa: BLE001 - statistics must never make the health check fail
         logger.exception("cachecore stats() failed; the health report leaves the cache section out")
         return {"available": False}
@@ -118,7 +117,9 @@ def build_health(*, detailed: bool) -> tuple[int, dict]:
         "uptime": uptime_seconds(),
     }
     if detailed:
-        body["performance"] = tracker.report(top=TOP_SLOWEST)
+        performance, origin = deployment.performance()  # every process's timings (shared store)
+        body["performance"] = performance.report(top=TOP_SLOWEST)
         body["cache"] = cache_report()
         body["dependencies"] = deps
+        body["deployment"] = origin
     return HTTP_STATUS[status], body

@@ -119,17 +119,19 @@ class NameStats:
             "ratio": round(recent / baseline, 2) if baseline > 0 else None,
         }
 
-    def to_dict(self) -> dict:
-        """Return a JSON-serialisable form for snapshots."""
-        return {
+    def to_dict(self, windows: bool = True) -> dict:
+        """Return a JSON-serialisable form for snapshots (without the regression window if not ``windows``)."""
+        data = {
             "name": self.name,
             "kind": self.kind,
             "total": self.total,
             "slow": self.slow,
             "critical": self.critical,
             "sketch": self.sketch.to_dict(),
-            "latest": self.latest(),
         }
+        if windows:
+            data["latest"] = self.latest()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict, window_size: int) -> "NameStats":
@@ -302,11 +304,11 @@ class PerformanceTracker:
         with self._lock:
             self._stats.clear()
 
-    def to_snapshot(self) -> dict:
-        """Return the whole state as a JSON-serialisable snapshot."""
+    def to_snapshot(self, windows: bool = True) -> dict:
+        """Return the whole state as a JSON-serialisable snapshot (``windows=False``: no regression windows)."""
         return {
             "version": SNAPSHOT_VERSION,
-            "names": [_locked_dict(stats) for stats in self._all()],
+            "names": [_locked_dict(stats, windows) for stats in self._all()],
         }
 
     def load_snapshot(self, data: dict) -> None:
@@ -324,9 +326,9 @@ class PerformanceTracker:
                     existing.merge(incoming)
 
 
-def _locked_dict(stats: NameStats) -> dict:
+def _locked_dict(stats: NameStats, windows: bool = True) -> dict:
     with stats.lock:
-        return stats.to_dict()
+        return stats.to_dict(windows)
 
 
 class track_query(ContextDecorator):  # noqa: N801 - used like a function: @track_query("name")

@@ -73,6 +73,12 @@
     const updated = document.getElementById("updated");
     updated.dateTime = report.timestamp;
     updated.textContent = new Date(report.timestamp).toLocaleTimeString();
+    if (report.deployment) {
+      document.getElementById("deployment-processes").textContent = report.deployment.processes;
+      const since = document.getElementById("deployment-since");
+      since.dateTime = report.deployment.since;
+      since.textContent = report.deployment.since;
+    }
   }
 
   function renderPerformance(perf) {

@@ -20,6 +20,7 @@ Contract (shared by trackers, contentplanning and monitoring):
     stats() -> dict                                 # this process's counters
     deployment_stats() -> dict                      # every process's, via set_deployment_source(fn)
     totals() / encode_totals() / decode_totals() / merge_totals()   # raw counters for a shared store
+    StepProgress(stdout)                            # progress bars of long commands (rich; plain lines in logs)
     add_observer(obj)                               # obj.on_request/on_invalidation/on_error/... (metrics)
 """
 
@@ -36,6 +37,7 @@ from cachecore.invalidation import (
 )
 from cachecore.namespaces import Namespace, get_namespace, register_namespace
 from cachecore.prewarm import prewarmer
+from cachecore.progress import StepProgress
 from cachecore.service import CacheInfo, get_or_compute
 from cachecore.stats import (
     add_observer,
@@ -63,6 +65,7 @@ __all__ = [
     "invalidate_now",
     "prewarmer",
     "register_namespace",
+    "StepProgress",
     "stats",
     "deployment_stats",
     "set_deployment_source",

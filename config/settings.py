@@ -259,6 +259,7 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]  # project-wide assets (the favicon)
 
 # --- Security (check --deploy) ----------------------------------------------------------------
 # HTTPS is terminated by the proxy in front of gunicorn; these follow SECURE_SSL.

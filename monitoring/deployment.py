@@ -28,7 +28,7 @@ def origin(rows: list) -> dict:
     started = [shared_stats._as_datetime(shared_stats.STARTED)] + [row.started_at for row in rows]
     return {
         "processes": 1 + len(rows),
-        "since": min(started).isoformat().replace("+00:00", "Z"),
+        "since": min(started).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         "source": "shared store" if rows else "this process",
     }
 

@@ -2,12 +2,12 @@
 
 import os
 import random
-import sys
 import time
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from cachecore.api import StepProgress
 from contentplanning import demo_data as content_demo
 from trackers import demo_data as tracker_demo
 from trackers.demo_admin import admin_set_password
@@ -46,6 +46,7 @@ class Command(BaseCommand):
             raise CommandError(ALREADY_SEEDED)
 
         rng = random.Random(opts["seed"])
+        self._bars, self._step = StepProgress(self.stdout), None
         started = time.monotonic()
         if opts["reset"]:
             with transaction.atomic():
@@ -68,6 +69,7 @@ class Command(BaseCommand):
             tracker_demo.seed_memberships(users, ref["clients"])
             self.stdout.write(f"Users: {len(users)} demo users with onboarding, strategies, calendars, performance")
             password, generated = self._admin(opts)
+        self._bars.finish()
         self._after_seed()
         elapsed = time.monotonic() - started
         self.stdout.write(self.style.SUCCESS(f"Seeded in {elapsed:.1f} s."))
@@ -89,11 +91,7 @@ class Command(BaseCommand):
         invalidate_all(source="seed_demo_data")
 
     def _progress(self, label: str, done: int, total: int):
-        width = 30
-        filled = int(width * done / total) if total else width
-        bar = "#" * filled + "-" * (width - filled)
-        end = "\n" if done >= total else ""
-        stream = self.stdout
-        if sys.stdout.isatty() or done >= total:
-            stream.write(f"\r{label:>17} [{bar}] {done}/{total}", ending=end)
-            stream.flush()
+        if label != self._step:
+            self._step = label
+            self._bars.start(label, total)
+        self._bars.update(done, total)

@@ -25,3 +25,23 @@ class ProcessStats(models.Model):
 
     def __str__(self):
         return self.process
+
+
+class MetricSample(models.Model):
+    """What one process counted during one time bucket (``MONITORING_HISTORY_RESOLUTION`` s).
+
+    The monitoring page's charts sum the buckets of every process over the last
+    ``MONITORING_HISTORY_WINDOW`` seconds; older rows are deleted, so the table stays bounded
+    (window / resolution rows per process).
+    """
+
+    bucket = models.BigIntegerField(db_index=True)  # epoch seconds, a multiple of the resolution
+    process = models.CharField(max_length=160)
+    cache = models.JSONField(default=list)  # counter deltas, cachecore encode_totals() pairs
+    sql = models.JSONField(default=dict)  # QuantileSketch.to_dict() of the bucket's SQL timings
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["bucket", "process"], name="uniq_sample_bucket_process")]
+
+    def __str__(self):
+        return f"{self.process} @ {self.bucket}"

@@ -261,6 +261,15 @@ class PerformanceTracker:
                 found.append(regression)
         return sorted(found, key=lambda r: r["ratio"] or 0, reverse=True)
 
+    def merged_sketch(self, kind: str = SQL) -> QuantileSketch:
+        """Return one sketch holding every sample of ``kind`` (for the shared history)."""
+        merged = QuantileSketch()
+        for stats in self._all():
+            if stats.kind == kind:
+                with stats.lock:
+                    merged.merge(stats.sketch)
+        return merged
+
     def overview(self, kind: str = SQL) -> dict:
         """Return totals and percentiles over every name of ``kind`` (one merged sketch)."""
         merged = QuantileSketch()

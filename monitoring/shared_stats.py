@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from django.db import DatabaseError
 
+from monitoring import history
 from monitoring.conf import app_settings
 
 logger = logging.getLogger("monitoring")
@@ -29,28 +30,54 @@ class Clock:
 
 STARTED = time.time()
 PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{int(STARTED)}"
-_state = {"last": 0.0, "failing": False, "published": False}
+# "bucket": the history bucket being written; "base_*": the totals when it began, so every publish
+# within a bucket rewrites that bucket's sample with the deltas since its start.
+_state = {"last": 0.0, "failing": False, "published": False, "bucket": None, "base_cache": {}, "base_sql": None}
 _lock = threading.Lock()
+
+
+def forget() -> None:
+    """Forget what this process published (tests, whose counters are reset between them)."""
+    _state.update(last=0.0, failing=False, published=False, bucket=None, base_cache={}, base_sql=None)
 
 
 def _as_datetime(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC)
 
 
-def collect() -> dict:
-    """Return this process's counters in the stored form."""
+def collect() -> tuple[dict, dict, object]:
+    """Return this process's counters in the stored form, and its raw cache totals and SQL sketch."""
     from cachecore.api import encode_totals, totals
-    from monitoring.performance import tracker
+    from monitoring.performance import SQL, tracker
 
-    return {"cache": encode_totals(totals()), "performance": tracker.to_snapshot(windows=False)}
+    raw = totals()
+    stored = {"cache": encode_totals(raw), "performance": tracker.to_snapshot(windows=False)}
+    return stored, raw, tracker.merged_sketch(SQL)
+
+
+def _history_sample(now: float, raw: dict, sql) -> dict:
+    """Return this process's sample of the current history bucket (deltas since the bucket began)."""
+    from cachecore.api import encode_totals
+
+    resolution = max(1, int(app_settings().history_resolution))
+    bucket = int(now // resolution * resolution)
+    if _state["bucket"] != bucket:
+        if _state["bucket"] is not None:  # the totals at the last publish start the new bucket
+            _state["base_cache"], _state["base_sql"] = _state["last_cache"], _state["last_sql"]
+        _state["bucket"] = bucket
+    _state["last_cache"], _state["last_sql"] = raw, sql
+    cache = encode_totals(history.counter_delta(raw, _state["base_cache"]))
+    return {"bucket": bucket, "cache": cache, "sql": history.sketch_delta(sql, _state["base_sql"]).to_dict()}
 
 
 def publish() -> bool:
     """Write this process's row now and delete rows past the maximum age; return False if the database failed."""
-    from monitoring.models import ProcessStats
+    from monitoring.models import MetricSample, ProcessStats
 
     now = Clock.now()
-    counters = collect()
+    counters, raw, sql = collect()
+    sample = _history_sample(now, raw, sql)
+    config = app_settings()
     try:
         ProcessStats.objects.update_or_create(
             process=PROCESS_ID,
@@ -62,8 +89,12 @@ def publish() -> bool:
                 **counters,
             },
         )
-        cutoff = _as_datetime(now - app_settings().shared_stats_max_age)
+        cutoff = _as_datetime(now - config.shared_stats_max_age)
         ProcessStats.objects.filter(updated_at__lt=cutoff).delete()
+        MetricSample.objects.update_or_create(
+            bucket=sample["bucket"], process=PROCESS_ID, defaults={"cache": sample["cache"], "sql": sample["sql"]}
+        )
+        MetricSample.objects.filter(bucket__lt=now - config.history_window).delete()
     except DatabaseError as exc:
         if not _state["failing"]:  # logged once per outage
             logger.warning("could not write the shared statistics: %s", exc)
@@ -103,3 +134,17 @@ def other_processes() -> list:
     cutoff = _as_datetime(Clock.now() - app_settings().shared_stats_max_age)
     rows = ProcessStats.objects.filter(updated_at__gte=cutoff).exclude(process=PROCESS_ID)
     return list(rows.only("process", "started_at", "updated_at", "cache", "performance"))
+
+
+def history_series() -> dict:
+    """Return the chart data of the last ``MONITORING_HISTORY_WINDOW`` seconds, every process summed."""
+    from cachecore.api import decode_totals
+    from monitoring.models import MetricSample
+
+    config = app_settings()
+    resolution = max(1, int(config.history_resolution))
+    end = int(Clock.now() // resolution * resolution)
+    start = end - int(config.history_window) + resolution
+    rows = MetricSample.objects.filter(bucket__gte=start).values_list("bucket", "cache", "sql")
+    samples = [(bucket, decode_totals(cache), sql) for bucket, cache, sql in rows]
+    return history.series(samples, start=start, end=end, resolution=resolution)

@@ -138,7 +138,9 @@ class TestConfig:
             "productionRuns": "/api/production-runs/",
             "trackers": "/api/trackers/",
             "stats": "/api/trackers/stats/",
+            "trackerDetail": "/api/trackers/{id}/",
         }
+        assert config["mapOutline"] == "/static/trackers/europe-outline.json"
         assert [s["value"] for s in config["statuses"]] == list(TrackerStatus.values)
         assert config["searchDebounceMs"] == pages.SEARCH_DEBOUNCE_MS
 

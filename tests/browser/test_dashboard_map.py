@@ -154,6 +154,6 @@ def test_at_390_px_the_list_is_cards_with_status_and_last_report_and_no_sideways
     screenshot("390")
 
     first.locator(".serial-link").click()
-    expect(page.locator("#tracker-detail")).to_be_visible()
+    expect(page.locator("#detail-body .detail-facts")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot("390-detail")

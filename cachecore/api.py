@@ -19,6 +19,7 @@ Contract (shared by trackers, contentplanning and monitoring):
     with uncached_reads(): ...                      # compute() reads with django-cachalot off
     @prewarmer("namespace") def warm(progress) -> int
     stats() -> dict                                 # this process's counters
+    invalidation_info() -> dict                     # outbox pending rows and oldest age, relay state
     deployment_stats() -> dict                      # every process's, via set_deployment_source(fn)
     totals() / encode_totals() / decode_totals() / merge_totals()   # raw counters for a shared store
     StepProgress(stdout)                            # progress bars of long commands (rich; plain lines in logs)
@@ -37,6 +38,7 @@ from cachecore.invalidation import (
     staleness_bound,
     watch_model,
 )
+from cachecore.invalidation import info as invalidation_info
 from cachecore.namespaces import Namespace, get_namespace, register_namespace
 from cachecore.prewarm import prewarmer
 from cachecore.progress import StepProgress
@@ -65,6 +67,7 @@ __all__ = [
     "invalidate",
     "invalidate_all",
     "invalidate_now",
+    "invalidation_info",
     "prewarmer",
     "register_namespace",
     "StepProgress",

@@ -3,7 +3,8 @@
 A sample holds what one process counted during one bucket: cache counter deltas (cachecore's raw
 keys) and a sketch of its SQL timings. ``series()`` sums the buckets of all processes and returns
 hit rates per tier and per namespace, query P50/P95/P99 and invalidations per second, one point
-per bucket (None where nothing was counted, so a chart shows a gap, not a false zero).
+per bucket (None where nothing was counted, so a chart shows a gap, not a false zero), and the
+age of the relay's oldest pending invalidation (the largest any process saw in the bucket).
 """
 
 from monitoring.sketch import QuantileSketch
@@ -48,8 +49,8 @@ def _rate(hits: int, misses: int) -> float | None:
     return round(100.0 * hits / (hits + misses), 1) if hits + misses else None
 
 
-def series(samples: list[tuple[int, dict, dict]], *, start: int, end: int, resolution: int) -> dict:
-    """Return the chart data of ``samples`` ((bucket, raw counter delta, sql sketch dict) triples)."""
+def series(samples: list[tuple], *, start: int, end: int, resolution: int) -> dict:
+    """Return the chart data of ``samples``: (bucket, raw counter delta, sql sketch dict[, outbox age])."""
     buckets = list(range(start, end + 1, resolution))
     index = {bucket: i for i, bucket in enumerate(buckets)}
     size = len(buckets)
@@ -57,10 +58,14 @@ def series(samples: list[tuple[int, dict, dict]], *, start: int, end: int, resol
     ns_counts: dict[str, list[list[int]]] = {}
     invalidations = [0] * size
     sketches = [QuantileSketch() for _ in buckets]
-    for bucket, raw, sql in samples:
+    outbox_age: list[float | None] = [None] * size
+    for bucket, raw, sql, *rest in samples:
         i = index.get(bucket)
         if i is None:
             continue
+        age = rest[0] if rest else None
+        if age is not None:
+            outbox_age[i] = max(age, outbox_age[i] or 0.0)
         for key, value in raw.items():
             if key[0] == "req":
                 _, namespace, tier, result = key
@@ -88,4 +93,5 @@ def series(samples: list[tuple[int, dict, dict]], *, start: int, end: int, resol
         },
         "queries": [sketch.count for sketch in sketches],
         "invalidationsPerSecond": [round(n / resolution, 3) for n in invalidations],
+        "outboxAgeSeconds": outbox_age,
     }

@@ -39,6 +39,7 @@ class MetricSample(models.Model):
     process = models.CharField(max_length=160)
     cache = models.JSONField(default=list)  # counter deltas, cachecore encode_totals() pairs
     sql = models.JSONField(default=dict)  # QuantileSketch.to_dict() of the bucket's SQL timings
+    outbox_age = models.FloatField(null=True)  # seconds: the oldest pending invalidation, when published
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["bucket", "process"], name="uniq_sample_bucket_process")]

@@ -67,7 +67,15 @@ def _history_sample(now: float, raw: dict, sql) -> dict:
         _state["bucket"] = bucket
     _state["last_cache"], _state["last_sql"] = raw, sql
     cache = encode_totals(history.counter_delta(raw, _state["base_cache"]))
-    return {"bucket": bucket, "cache": cache, "sql": history.sketch_delta(sql, _state["base_sql"]).to_dict()}
+    sql_delta = history.sketch_delta(sql, _state["base_sql"]).to_dict()
+    return {"bucket": bucket, "cache": cache, "sql": sql_delta, "outbox_age": _outbox_age()}
+
+
+def _outbox_age() -> float | None:
+    """Return the age in seconds of the oldest pending invalidation (None when unknown)."""
+    from cachecore.api import invalidation_info
+
+    return invalidation_info().get("oldest_age_seconds")
 
 
 def publish() -> bool:
@@ -92,7 +100,9 @@ def publish() -> bool:
         cutoff = _as_datetime(now - config.shared_stats_max_age)
         ProcessStats.objects.filter(updated_at__lt=cutoff).delete()
         MetricSample.objects.update_or_create(
-            bucket=sample["bucket"], process=PROCESS_ID, defaults={"cache": sample["cache"], "sql": sample["sql"]}
+            bucket=sample["bucket"],
+            process=PROCESS_ID,
+            defaults={"cache": sample["cache"], "sql": sample["sql"], "outbox_age": sample["outbox_age"]},
         )
         MetricSample.objects.filter(bucket__lt=now - config.history_window).delete()
     except DatabaseError as exc:
@@ -145,6 +155,6 @@ def history_series() -> dict:
     resolution = max(1, int(config.history_resolution))
     end = int(Clock.now() // resolution * resolution)
     start = end - int(config.history_window) + resolution
-    rows = MetricSample.objects.filter(bucket__gte=start).values_list("bucket", "cache", "sql")
-    samples = [(bucket, decode_totals(cache), sql) for bucket, cache, sql in rows]
+    rows = MetricSample.objects.filter(bucket__gte=start).values_list("bucket", "cache", "sql", "outbox_age")
+    samples = [(bucket, decode_totals(cache), sql, age) for bucket, cache, sql, age in rows]
     return history.series(samples, start=start, end=end, resolution=resolution)

@@ -39,6 +39,12 @@ class TestSeries:
         assert data["queryMs"]["p99"][1] == pytest.approx(40, rel=0.02)
         assert data["queryMs"]["p50"][0] is None
         assert data["invalidationsPerSecond"] == [0, 0.5, 0]
+        assert data["outboxAgeSeconds"] == [None, None, None]
+
+    def test_the_outbox_age_is_the_largest_any_process_saw(self):
+        samples = [(100, {}, {}, 2.5), (100, {}, {}, 7.0), (110, {}, {}, 0.0)]
+        data = history.series(samples, start=100, end=120, resolution=10)
+        assert data["outboxAgeSeconds"] == [7.0, 0.0, None]
 
     def test_sketch_delta_holds_only_the_new_samples(self):
         before = sketch_of(1, 1)
@@ -83,7 +89,13 @@ class TestEndpoint:
         client.force_login(make_user("ops", staff=True))
         body = client.get(URL).json()
         assert len(body["times"]) == 360 and body["resolution"] == 10
-        assert set(body) >= {"hitRateByTier", "hitRateByNamespace", "queryMs", "invalidationsPerSecond"}
+        assert set(body) >= {
+            "hitRateByTier",
+            "hitRateByNamespace",
+            "queryMs",
+            "invalidationsPerSecond",
+            "outboxAgeSeconds",
+        }
 
     def test_others_are_sent_to_the_login(self, client):
         client.force_login(make_user("plain"))

@@ -198,6 +198,10 @@
       id: "invalidations", title: "Invalidations per second", unit: "/s", times: h.times,
       series: [{ name: "invalidations", values: h.invalidationsPerSecond }],
     });
+    draw(document.getElementById("chart-outbox"), {
+      id: "outbox-age", title: "Outbox: age of the oldest pending invalidation", unit: "s", times: h.times,
+      series: [{ name: "oldest", values: h.outboxAgeSeconds }],
+    });
     charts.setAttribute("aria-busy", "false");
     charts.dataset.points = String(h.times.length);
   }

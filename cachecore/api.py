@@ -12,6 +12,7 @@ Contract (shared by trackers, contentplanning and monitoring):
     invalidate_now(name, scope=None, source="api")  # applied now (at commit inside a transaction) -> bool
     invalidate_all(source="api")                    # every registered namespace, now -> names applied
     staleness_bound(name) -> float                  # seconds within which a commit is seen everywhere
+    invalidation_status() -> dict                   # outbox pending / oldest age, relay and L1 coherence state
     watch_model(Model, namespaces, scope=None)      # signal registry; connect in AppConfig.ready()
     bulk_invalidation(*namespaces, scope=None)      # context manager for update()/bulk_create()/raw SQL
     InvalidatingQuerySet / InvalidatingManager      # bulk writes of a model invalidate its watched namespaces
@@ -19,7 +20,6 @@ Contract (shared by trackers, contentplanning and monitoring):
     with uncached_reads(): ...                      # compute() reads with django-cachalot off
     @prewarmer("namespace") def warm(progress) -> int
     stats() -> dict                                 # this process's counters
-    invalidation_info() -> dict                     # outbox pending rows and oldest age, relay state
     deployment_stats() -> dict                      # every process's, via set_deployment_source(fn)
     totals() / encode_totals() / decode_totals() / merge_totals()   # raw counters for a shared store
     StepProgress(stdout)                            # progress bars of long commands (rich; plain lines in logs)
@@ -38,21 +38,13 @@ from cachecore.invalidation import (
     staleness_bound,
     watch_model,
 )
-from cachecore.invalidation import info as invalidation_info
+from cachecore.invalidation import info as invalidation_status
 from cachecore.namespaces import Namespace, get_namespace, register_namespace
 from cachecore.prewarm import prewarmer
 from cachecore.progress import StepProgress
+from cachecore.report import deployment_stats, set_deployment_source, stats
 from cachecore.service import CacheInfo, get_or_compute
-from cachecore.stats import (
-    add_observer,
-    decode_totals,
-    deployment_stats,
-    encode_totals,
-    merge_totals,
-    set_deployment_source,
-    stats,
-    totals,
-)
+from cachecore.stats import add_observer, decode_totals, encode_totals, merge_totals, totals
 
 __all__ = [
     "CacheInfo",
@@ -67,7 +59,7 @@ __all__ = [
     "invalidate",
     "invalidate_all",
     "invalidate_now",
-    "invalidation_info",
+    "invalidation_status",
     "prewarmer",
     "register_namespace",
     "StepProgress",

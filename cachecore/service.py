@@ -88,6 +88,9 @@ class TieredCache:
     # --- below L1 ---------------------------------------------------------------------------
 
     def _slow_path(self, call: _Call, compute):
+        # A process filling L1 must hear other processes' evictions: subscribe first (once per
+        # process; the first start waits briefly for it), since subscribing drops L1 and its fence.
+        coherence.ensure_started()
         # The L1 fence and the generations are captured before anything is read or computed.
         marker = tiers.l1.marker(call.ns.name, call.scope)
         reads_l2 = not call.force_refresh and call.ns.l2_ttl != 0

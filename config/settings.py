@@ -104,6 +104,13 @@ if IS_POSTGRES and env_bool("DATABASE_POOL", True):
         "max_size": env_int("DATABASE_POOL_MAX", 10),
         "timeout": env_float("DATABASE_POOL_TIMEOUT", 10.0),
     }
+if IS_POSTGRES:
+    # A silently dead connection (dropped NAT entry, dead host) fails within ~25 s instead of
+    # blocking a worker or a relay forever: TCP keepalives and libpq's tcp_user_timeout (ms).
+    _db.setdefault("OPTIONS", {}).update(
+        {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
+    )
+    _db["OPTIONS"].setdefault("tcp_user_timeout", 15000)
 if not IS_POSTGRES:
     _db.setdefault("OPTIONS", {}).update({"timeout": 20})
 # Separate test database names let several test runs share one server (TEST_DATABASE_NAME).
@@ -170,6 +177,11 @@ CACHECORE_DEBOUNCE_SECONDS = env_float("CACHECORE_DEBOUNCE_SECONDS", 2.0)
 CACHECORE_MAX_WAIT_SECONDS = env_float("CACHECORE_MAX_WAIT_SECONDS", 10.0)
 CACHECORE_PREWARM_ON_START = env_bool("CACHECORE_PREWARM_ON_START", False)
 CACHECORE_CHANNEL = env_str("CACHECORE_CHANNEL", f"{CACHE_KEY_PREFIX}:cachecore:invalidate")
+CACHECORE_RELAY_THREAD = env_bool("CACHECORE_RELAY_THREAD", True)
+CACHECORE_RELAY_POLL_SECONDS = env_float("CACHECORE_RELAY_POLL_SECONDS", 1.0)
+CACHECORE_RELAY_LEASE_SECONDS = env_float("CACHECORE_RELAY_LEASE_SECONDS", 30.0)
+CACHECORE_COHERENCE_CHECK_SECONDS = env_float("CACHECORE_COHERENCE_CHECK_SECONDS", 0.5)
+CACHECORE_L1_MAX_TTL = env_float("CACHECORE_L1_MAX_TTL", 300.0)
 
 # --- trackers ---------------------------------------------------------------------------------
 TRACKERS_LAZY_THRESHOLD = env_int("TRACKERS_LAZY_THRESHOLD", 500)

@@ -16,3 +16,6 @@ os.environ.setdefault("MONITORING_SHARED_STATS_SECONDS", "0")  # tests publish c
 from config.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# cachecore's own test models (cachecore/tests/testapp): the engine's tests do not use the project's apps.
+INSTALLED_APPS = [*INSTALLED_APPS, "cachecore.tests.testapp"]  # noqa: F405

@@ -73,9 +73,9 @@ def _history_sample(now: float, raw: dict, sql) -> dict:
 
 def _outbox_age() -> float | None:
     """Return the age in seconds of the oldest pending invalidation (None when unknown)."""
-    from cachecore.api import invalidation_info
+    from cachecore.api import invalidation_status
 
-    return invalidation_info().get("oldest_age_seconds")
+    return invalidation_status().get("oldest_age_seconds")
 
 
 def publish() -> bool:

@@ -11,9 +11,8 @@ import re
 import time
 from datetime import UTC, datetime
 
-from monitoring import dependencies
+from monitoring import dependencies, deployment
 from monitoring.health_seed import seed_cache_fields
-from monitoring.performance import tracker
 
 logger = logging.getLogger("monitoring")
 
@@ -51,13 +50,13 @@ def overall_status(deps: dict) -> str:
 
 
 def cache_report() -> dict:
-    """Return cachecore's statistics in the health contract's shape (empty when unavailable)."""
+    """Return cachecore's statistics of the deployment in the health contract's shape (empty when unavailable)."""
     try:
-        from cachecore.api import all_namespaces, stats
+        from cachecore.api import all_namespaces, deployment_stats
     except ImportError:
         return {"available": False}
     try:
-        raw = stats()
+        raw = deployment_stats()
         seed_fields = seed_cache_fields(raw, all_namespaces())
     except Exception:  # noqa: BLE001 - statistics must never make the health check fail
         logger.exception("cachecore stats() failed; the health report leaves the cache section out")
@@ -137,7 +136,9 @@ def build_health(*, detailed: bool) -> tuple[int, dict]:
         "uptime": uptime_seconds(),
     }
     if detailed:
-        body["performance"] = tracker.report(top=TOP_SLOWEST)
+        performance, origin = deployment.performance()  # every process's timings (shared store)
+        body["performance"] = performance.report(top=TOP_SLOWEST)
         body["cache"] = cache_report()
         body["dependencies"] = deps
+        body["deployment"] = origin
     return HTTP_STATUS[status], body

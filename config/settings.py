@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "cachalot",
     "django_prometheus",
     "cachecore",
+    "accounts",
     "trackers",
     "contentplanning",
     "monitoring",
@@ -240,6 +241,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sessions and the per-request user lookup read through cachecore (accounts/): a warm
+# authenticated request runs no SQL, and logout, deactivation, password or membership changes
+# still hold on the next request in every process (docs/accounts.md).
+SESSION_ENGINE = "accounts.sessions"
+AUTHENTICATION_BACKENDS = ["accounts.backends.CachedModelBackend"]
 LOGIN_URL = "login"  # the site login (trackers/page_urls.py); the admin login admits staff only
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -37,8 +37,10 @@ LIST_PARAMS = (
     "size",
 )
 # ClientMembership has no NOTIFY trigger: a membership edited with raw SQL (no signal) heals
-# within this TTL; ORM writes (admin, API, shell) invalidate at once.
-USER_SCOPE_L1_TTL = 300
+# within this TTL; ORM writes (admin, API, shell) invalidate at once. No L1: another process's
+# L1 hears of an invalidation a moment after the commit, and a removed member must lose access
+# on the very next request in every process, so the scope is always checked against L2.
+USER_SCOPE_L1_TTL = 0
 USER_SCOPE_L2_TTL = 300
 
 

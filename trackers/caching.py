@@ -3,7 +3,9 @@
 Imported by ``TrackersConfig.ready()``: declaring a namespace touches no database.
 
 - Reference data: one entry per table (the serialized list), no TTL, event-driven only;
-  scope filtering happens on the cached list, so a warm request runs no SQL.
+  scope filtering happens on the cached list, so a warm request runs no SQL. The filtered
+  response body is stored too (``trackers.ref_body``), keyed by the list's content version.
+- Tracker list pages are stored as their response body and ETag (``trackers.stored``).
 - Tracker list pages, statistics and scope summaries: keyed by the caller's client set
   (``scope_key``), 5-minute TTL, invalidated by tracker, location, brand and run writes
   (and by the ingest and the state sync, which call ``invalidate`` after bulk writes).
@@ -24,7 +26,15 @@ from trackers.models import (
     StorageLocation,
     Tracker,
 )
-from trackers.namespaces import REFERENCE, REFERENCE_TABLES, SCOPE_SUMMARY, TRACKER_LIST, TRACKER_STATS, USER_SCOPE
+from trackers.namespaces import (
+    REFERENCE,
+    REFERENCE_BODY,
+    REFERENCE_TABLES,
+    SCOPE_SUMMARY,
+    TRACKER_LIST,
+    TRACKER_STATS,
+    USER_SCOPE,
+)
 
 LIST_PARAMS = (
     "scope",
@@ -51,6 +61,17 @@ def user_scope(user_id: int) -> str:
 
 for _table in REFERENCE_TABLES:
     register_namespace(Namespace(name=REFERENCE[_table]))
+# Keyed by the list's version (a hash of its content), so it needs no invalidation of its own:
+# a new list names new bodies, and the old ones age out.
+REFERENCE_BODY_TTL = 3600
+register_namespace(
+    Namespace(
+        name=REFERENCE_BODY,
+        params=("table", "version", "scope", "brand_id"),
+        l1_ttl=REFERENCE_BODY_TTL,
+        l2_ttl=REFERENCE_BODY_TTL,
+    )
+)
 
 register_namespace(
     Namespace(

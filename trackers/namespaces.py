@@ -6,3 +6,5 @@ TRACKER_LIST = "trackers.list"
 TRACKER_STATS = "trackers.stats"
 USER_SCOPE = "trackers.user_scope"
 SCOPE_SUMMARY = "trackers.scope_summary"
+# Stored response bodies of reference lists, per table version, scope and brand filter.
+REFERENCE_BODY = "trackers.ref_body"

@@ -11,11 +11,12 @@ from functools import partial
 
 from cachalot.api import cachalot_disabled
 from django.db import connection
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Window
 from rest_framework.fields import DateTimeField
 
 from cachecore.api import CacheInfo, get_or_compute
 from trackers import serializers as out
+from trackers import stored
 from trackers.conf import conf
 from trackers.filters import TrackerFilters
 from trackers.models import (
@@ -29,7 +30,7 @@ from trackers.models import (
     Tracker,
     TrackerStatus,
 )
-from trackers.namespaces import REFERENCE, SCOPE_SUMMARY, TRACKER_LIST, TRACKER_STATS
+from trackers.namespaces import REFERENCE, REFERENCE_BODY, SCOPE_SUMMARY, TRACKER_LIST, TRACKER_STATS
 from trackers.scope import scope_key
 
 ClientIds = frozenset[int] | None
@@ -85,32 +86,57 @@ def empty_page(filters: TrackerFilters) -> dict:
 # --- Reference data ---------------------------------------------------------------------------
 
 
-def _compute_reference(table: str) -> list[dict]:
+def _compute_reference(table: str) -> dict:
     queryset, serializer = REFERENCE_SOURCES[table]
     with cachalot_disabled():
-        return [dict(row) for row in serializer(queryset(), many=True).data]
+        rows = [dict(row) for row in serializer(queryset(), many=True).data]
+    # The version names this exact content: stored bodies derived from it are keyed by it.
+    return {"rows": rows, "version": stored.store(rows)["etag"]}
 
 
-def reference_rows(table: str) -> tuple[list[dict], CacheInfo]:
-    """Return the cached serialized list of a reference table (every row, unscoped)."""
+def reference_rows(table: str) -> tuple[dict, CacheInfo]:
+    """Return the cached reference table: ``{"rows": [...every row, unscoped], "version": ...}``."""
     return get_or_compute(REFERENCE[table], {}, partial(_compute_reference, table))
 
 
 def refresh_reference(table: str) -> list[dict]:
     """Recompute a reference list and store it (the prewarmer)."""
-    rows, _ = get_or_compute(REFERENCE[table], {}, partial(_compute_reference, table), force_refresh=True)
-    return rows
+    value, _ = get_or_compute(REFERENCE[table], {}, partial(_compute_reference, table), force_refresh=True)
+    return value["rows"]
 
 
 def visible_reference(table: str, client_ids: ClientIds, *, brand_id: int | None = None) -> tuple[list, CacheInfo]:
     """Return the rows of a reference table the scope may see, filtered on the cached list."""
-    rows, info = reference_rows(table)
+    value, info = reference_rows(table)
+    return _visible_rows(value["rows"], table, client_ids, brand_id), info
+
+
+def reference_body(table: str, client_ids: ClientIds, *, brand_id: int | None = None) -> tuple[dict, CacheInfo]:
+    """Return the stored response body of the rows a scope may see (no encoding on a hit).
+
+    The body is keyed by the table's version, so it can never outlive the list it came from:
+    a write retires the list, and the next list's version names new bodies.
+    """
+    value, info = reference_rows(table)
+    scope = scope_key(client_ids) if table in SCOPE_FIELD else "shared"
+    params = {"table": table, "version": value["version"], "scope": scope, "brand_id": brand_id}
+    compute = partial(_stored_visible_rows, value["rows"], table, client_ids, brand_id)
+    body, body_info = get_or_compute(REFERENCE_BODY, params, compute)
+    # A body computed from a cached list ran no SQL: report the list's tier then.
+    return body, (body_info if body_info.is_cached else info)
+
+
+def _stored_visible_rows(rows: list[dict], table: str, client_ids: ClientIds, brand_id: int | None) -> dict:
+    return stored.store(_visible_rows(rows, table, client_ids, brand_id))
+
+
+def _visible_rows(rows: list[dict], table: str, client_ids: ClientIds, brand_id: int | None) -> list[dict]:
     field = SCOPE_FIELD.get(table)
     if field is not None and client_ids is not None:
         rows = [row for row in rows if row[field] in client_ids]
     if brand_id is not None:
         rows = [row for row in rows if row["brand_id"] == brand_id]
-    return rows, info
+    return rows
 
 
 # --- Tracker list -----------------------------------------------------------------------------
@@ -139,9 +165,13 @@ def filtered_trackers(filters: TrackerFilters, client_ids: ClientIds) -> QuerySe
 
 
 def tracker_page(filters: TrackerFilters, client_ids: ClientIds) -> tuple[dict, CacheInfo]:
-    """Return one cached page of the tracker list for a filter set and scope."""
+    """Return one cached page of the tracker list, stored as its response body (trackers.stored)."""
     params = {"scope": scope_key(client_ids), **filters.cache_params()}
-    return get_or_compute(TRACKER_LIST, params, partial(_compute_tracker_page, filters, client_ids))
+    return get_or_compute(TRACKER_LIST, params, partial(_stored_tracker_page, filters, client_ids))
+
+
+def _stored_tracker_page(filters: TrackerFilters, client_ids: ClientIds) -> dict:
+    return stored.store(_compute_tracker_page(filters, client_ids))
 
 
 def _compute_tracker_page(filters: TrackerFilters, client_ids: ClientIds) -> dict:
@@ -150,16 +180,17 @@ def _compute_tracker_page(filters: TrackerFilters, client_ids: ClientIds) -> dic
     trackers = filtered_trackers(filters, client_ids)
     offset = (filters.page - 1) * filters.size
     with cachalot_disabled():
-        total = trackers.count()
-        rows = []
-        if offset < total:
-            rows = list(
-                trackers.order_by(*TRACKER_ORDERING).values(
-                    *TRACKER_COLUMNS,
-                    brand_id=F("production_run__brand_id"),
-                    client_id=F("production_run__brand__client_id"),
-                )[offset : offset + filters.size]
-            )
+        # The count rides along with the page (COUNT(*) OVER (), computed before LIMIT): one
+        # statement. Only a page beyond the last, which has no row to carry it, counts apart.
+        rows = list(
+            trackers.order_by(*TRACKER_ORDERING).values(
+                *TRACKER_COLUMNS,
+                brand_id=F("production_run__brand_id"),
+                client_id=F("production_run__brand__client_id"),
+                full_count=Window(Count("id")),
+            )[offset : offset + filters.size]
+        )
+        total = rows[0]["full_count"] if rows else (trackers.count() if offset else 0)
         fallback = {}
         if filters.include_latest_location:
             unsynced = [row["id"] for row in rows if row["latest_history_id"] is None]

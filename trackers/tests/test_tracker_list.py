@@ -1,6 +1,6 @@
 """GET /api/trackers/: filters, pagination, ordering, latest location, constant SQL, caching."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from django.db.models import F
@@ -443,3 +443,19 @@ def test_any_order_duplicates_and_form_give_one_canonical_filter_set(ids, status
     assert a == b
     assert a.cache_params() == b.cache_params()
     assert list(a.brand_ids) == sorted(set(ids))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC),
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=5))),
+        None,
+    ],
+)
+def test_the_fast_datetime_text_is_drfs(value):
+    from trackers import selectors
+
+    assert selectors.iso_formatter() is selectors._utc_iso  # the project renders UTC
+    assert selectors._utc_iso(value) == selectors._iso(value)

@@ -39,10 +39,10 @@ run: $(STAMP)
 test: $(STAMP) lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# make bench: warm, cold and peer figures side by side in one run (benchmarks/warm_auth_bench.py);
+# make bench: warm, cold and peer figures side by side in one run (benchmarks/make_bench.py);
 # PostgreSQL + Redis when DATABASE_URL and REDIS_URL are set, the embedded default otherwise.
 bench: $(STAMP)
-	$(PY) benchmarks/warm_auth_bench.py
+	$(PY) benchmarks/make_bench.py
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -2,7 +2,7 @@
 
 Reproduce (``make bench`` runs exactly this):
 
-    .venv/bin/python benchmarks/warm_auth_bench.py
+    .venv/bin/python benchmarks/make_bench.py
 
 It uses its OWN database: on PostgreSQL (DATABASE_URL set) ``<name>_bench`` on the same server,
 created when missing; otherwise the SQLite file ``bench.sqlite3`` (the embedded default, labelled
@@ -72,8 +72,9 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 
-from benchmarks import floor_urls  # noqa: E402
-from cachecore.api import invalidate_now  # noqa: E402
+from benchmarks import bench_scenarios, floor_urls  # noqa: E402
+from cachecore import tiers  # noqa: E402  (the warm-L2 variants clear this process's L1)
+from cachecore.api import invalidate_now, stats  # noqa: E402
 from trackers.models import LocationHistory, Tracker  # noqa: E402
 from trackers.namespaces import TRACKER_LIST  # noqa: E402
 
@@ -154,6 +155,10 @@ def without_cache(fn):
     return run
 
 
+def tracker_list_computes() -> int:
+    return stats()["namespaces"].get(TRACKER_LIST, {}).get("computes", 0)
+
+
 def statements_of(fn) -> int:
     seen = []
     with connection.execute_wrapper(lambda execute, sql, *rest: seen.append(sql) or execute(sql, *rest)):
@@ -166,6 +171,7 @@ def measure(variants: dict, rounds: int, per_round: int) -> dict:
     samples = {name: [] for name in variants}
     for _ in range(rounds):
         for name, (fn, prepare) in variants.items():
+            fn()  # untimed: refill what the previous variant invalidated (a warm L2 must be warm)
             for _ in range(per_round):
                 if prepare:
                     prepare()
@@ -174,6 +180,7 @@ def measure(variants: dict, rounds: int, per_round: int) -> dict:
                 samples[name].append((time.perf_counter() - started) * 1000)
     out = {}
     for name, (fn, prepare) in variants.items():
+        fn()
         if prepare:
             prepare()
         times = sorted(samples[name])
@@ -235,7 +242,39 @@ def main() -> None:
         rounds=5,
         per_round=10,
     )
-    figures = {**warm, **cold_figures, **peers}
+    all_ids = list(Tracker.objects.order_by("id").values_list("id", flat=True))
+    whole = [f"/api/trackers/?size=500&page={page}&include_latest_location=true" for page in (1, 2, 3)]
+
+    def get_all():
+        for url in whole:
+            get(url)()
+
+    whole_list = measure(
+        {
+            f"whole list ({len(all_ids)}, 3 pages of 500), cold": (get_all, cold),
+            f"whole list ({len(all_ids)}, 3 pages of 500), warm L2": (get_all, tiers.l1_clear),
+            f"whole list ({len(all_ids)}, 3 pages of 500), warm L1": (get_all, None),
+            "tracker page (100), warm L2": (get(PAGE), tiers.l1_clear),
+            f"1 + N loop over all {len(all_ids)} trackers": (lambda: one_plus_n(all_ids), None),
+        },
+        rounds=3,
+        per_round=2,
+    )
+    figures = {**warm, **cold_figures, **peers, **whole_list}
+    session = client.cookies["sessionid"].value
+    print("stampede, invalidation latency, throughput ...", flush=True)
+    scenarios = {
+        "stampede": bench_scenarios.stampede(
+            session, PAGE, requests=50, invalidate=cold, computes=lambda: tracker_list_computes()
+        ),
+        "invalidation": bench_scenarios.invalidation_latency(samples=30),
+        "throughput": bench_scenarios.throughput(
+            session,
+            {"warm tracker page": PAGE, "warm brands": BRANDS, "floor (no auth work)": "/bench/floor/"},
+            seconds=10,
+            database_url=os.environ["DATABASE_URL"],
+        ),
+    }
     floor = figures["floor: same bytes, no auth work"]["median_ms"]
     ratios = {
         "warm tracker page / floor (target <= 1.5)": figures["warm tracker page (100, with locations)"]["median_ms"]
@@ -244,6 +283,13 @@ def main() -> None:
         "1 + N / cold page (target >= 20)": figures["1 + N loop over the same 100 trackers"]["median_ms"]
         / figures["cold tracker page (100)"]["median_ms"],
     }
+    tput = scenarios["throughput"]
+    if "skipped" not in tput:
+        floor_rps = tput["floor (no auth work)"]["requests_per_s"]
+        ratios["throughput: warm tracker page / floor (target >= 0.8)"] = (
+            tput["warm tracker page"]["requests_per_s"] / floor_rps
+        )
+        ratios["throughput: warm brands / floor (target >= 0.8)"] = tput["warm brands"]["requests_per_s"] / floor_rps
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "backends": LABEL,
@@ -252,6 +298,7 @@ def main() -> None:
         "data": f"{TRACKERS} trackers x {HISTORY} history rows (seed_demo_data)",
         "command": "make bench",
         "figures": figures,
+        "scenarios": scenarios,
         "ratios": {name: round(value, 2) for name, value in ratios.items()},
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -274,9 +321,20 @@ def markdown(report: dict) -> str:
     ]
     for name, fig in report["figures"].items():
         lines.append(f"| {name} | {fig['median_ms']} | {fig['p95_ms']} | {fig['queries']} |")
+    lines += ["", "| scenario | figures |", "|---|---|"]
+    for name, value in report["scenarios"].items():
+        if name == "throughput" and "skipped" not in value:
+            for url, fig in value.items():
+                lines.append(f"| throughput, {url} (gunicorn -w 2, wrk -t2 -c8, 10 s) | {_inline(fig)} |")
+        else:
+            lines.append(f"| {name} | {_inline(value)} |")
     lines += ["", "| ratio | value |", "|---|---|"]
     lines += [f"| {name} | {value} |" for name, value in report["ratios"].items()]
     return "\n".join(lines) + "\n"
+
+
+def _inline(value: dict) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in value.items())
 
 
 def chart(report: dict, path: Path) -> None:

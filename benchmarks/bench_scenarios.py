@@ -224,3 +224,97 @@ def _parse_wrk(out: str) -> dict:
         "p99_ms": _ms(p99),
         "non_2xx": int(non2xx.group(1)) if non2xx else 0,
     }
+
+
+SYNC_CHILD = textwrap.dedent(
+    """
+    import json, resource, sys, time
+    sys.path.insert(0, sys.argv[1])
+    import django
+    django.setup()
+    from django.db import connection
+    from trackers.sync import sync_tracker_state
+    connection.ensure_connection()  # connecting (and opening the pool) is not the sync's work
+    seen = []
+    started = time.perf_counter()
+    with connection.execute_wrapper(lambda execute, sql, *rest: seen.append(sql) or execute(sql, *rest)):
+        result = sync_tracker_state()
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"rows": result.rows, "seconds": seconds, "queries": len(seen), "peak_rss_mb": peak}))
+    """
+)
+
+ADD_HISTORY = """
+    INSERT INTO trackers_locationhistory
+        (tracker_id, timestamp, latitude, longitude, nearest_city, confidence, created_at)
+    SELECT t.ids[1 + (g %% cardinality(t.ids))],
+           t.base + make_interval(secs => g),
+           50 + (g %% 100) / 100.0, 8 + (g %% 50) / 100.0, 'Bench City', 0.9, now()
+    FROM generate_series(1, %s) AS g,
+         (SELECT array_agg(id ORDER BY id) AS ids FROM trackers_tracker) AS t0,
+         LATERAL (SELECT t0.ids,
+                         (SELECT max(timestamp) FROM trackers_locationhistory) + interval '1 second' AS base) AS t
+"""
+
+
+def _sync_in_child() -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", SYNC_CHILD, str(ROOT)],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    result["rows_per_s"] = round(result["rows"] / result["seconds"]) if result["rows"] else None
+    result["seconds"] = round(result["seconds"], 3)
+    result["peak_rss_mb"] = round(result["peak_rss_mb"], 1)
+    return result
+
+
+def state_sync(sizes: tuple[int, ...] = (100_000, 1_000_000)) -> dict:
+    """Append new history rows and time a sync of each batch in a fresh process; then an idle run.
+
+    The appended rows are deleted afterwards and tracker state is rebuilt by a full sync.
+    """
+    from django.db import connection
+
+    from trackers.models import LocationHistory, SyncWatermark
+
+    if connection.vendor != "postgresql":
+        return {"skipped": "PostgreSQL scenario (the rows are generated with generate_series)"}
+    _sync_in_child()  # start from a synced state
+    first_new = (LocationHistory.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1
+    results = {}
+    try:
+        for size in sizes:
+            with connection.cursor() as cursor:
+                cursor.execute(ADD_HISTORY, [size])
+                cursor.execute("ANALYZE trackers_locationhistory")
+            results[f"{size:,} new rows"] = _sync_in_child()
+        results["no-change run"] = _sync_in_child()
+    finally:
+        LocationHistory.objects.filter(id__gte=first_new).delete()
+        SyncWatermark.objects.all().delete()
+        _sync_in_child()  # rebuild the state from the seeded history
+    return results
+
+
+def l2_hit_against_redis_get(value: dict) -> dict:
+    """Return the per-call cost of an L2 hit (no L1) against a bare redis-py GET of the same bytes."""
+    from django.conf import settings
+    from django_redis import get_redis_connection
+
+    from benchmarks.timing import median_per_call
+    from cachecore.api import Namespace, get_or_compute, register_namespace
+
+    if not settings.REDIS_URL:
+        return {"skipped": "needs REDIS_URL"}
+    register_namespace(Namespace(name="bench.l2_hit", params=("k",), l1_ttl=0, l2_ttl=600))
+    get_or_compute("bench.l2_hit", {"k": 1}, lambda: value)
+    redis = get_redis_connection("default")
+    redis.set("bench:l2_hit:bare", value["body"].encode(), ex=600)
+    ours = median_per_call(lambda: get_or_compute("bench.l2_hit", {"k": 1}, lambda: value), calls=200, rounds=9)
+    bare = median_per_call(lambda: redis.get("bench:l2_hit:bare"), calls=200, rounds=9)
+    return {"bytes": len(value["body"]), "l2_hit_us": round(ours * 1e6, 1), "redis_get_us": round(bare * 1e6, 1)}

@@ -15,6 +15,14 @@ cookie, DRF) with Django's test client. Results: stdout, ``benchmarks/results/la
 Peers: plain DRF (a ListAPIView, no cache) and django-cachalot alone (the same view, and the
 original 1 + N loop, with cachalot caching the tables they read). "No cache at all" is the
 endpoint with ``CACHE_ENABLED=0`` (every request computes, session and user read from SQL).
+The floor: the same bytes from a trivial view, with and without auth work (benchmarks/floor_urls.py).
+
+Then (benchmarks/bench_scenarios.py): a stampede of 50 concurrent requests on a cold page, the
+time from a committed write to the eviction in another process's L1 (Redis), gunicorn -w 2 on
+loopback driven by ``wrk`` for 10 s per URL (skipped, and said so, without wrk: ``apt-get install
+wrk``), the state sync of 100,000 and 1,000,000 appended history rows in a fresh process each
+(PostgreSQL; the rows are removed again and the state rebuilt), and an L2 hit against a bare
+redis-py GET of the same bytes. Every ratio is printed with its target, met or not.
 """
 
 from __future__ import annotations
@@ -75,6 +83,7 @@ from django.test import Client, override_settings  # noqa: E402
 from benchmarks import bench_scenarios, floor_urls  # noqa: E402
 from cachecore import tiers  # noqa: E402  (the warm-L2 variants clear this process's L1)
 from cachecore.api import invalidate_now, stats  # noqa: E402
+from trackers import stored  # noqa: E402
 from trackers.models import LocationHistory, Tracker  # noqa: E402
 from trackers.namespaces import TRACKER_LIST  # noqa: E402
 
@@ -214,33 +223,28 @@ def main() -> None:
     def cold():
         invalidate_now(TRACKER_LIST, source="benchmark")
 
+    # Quick variants interleaved in one block, slow ones in another: ratios are taken within a block.
     warm = measure(
         {
             "warm tracker page (100, with locations)": (get(PAGE), None),
             "warm brands": (get(BRANDS), None),
             "floor: same bytes, reads request.user": (get("/bench/floor-auth/"), None),
             "floor: same bytes, no auth work": (get("/bench/floor/"), None),
+            "brands, plain DRF (no cache)": (uncachalot(get("/bench/drf-brands/")), None),
+            "brands, django-cachalot alone": (get("/bench/drf-brands/"), None),
         },
         rounds=15,
-        per_round=40,
+        per_round=30,
     )
     cold_figures = measure(
         {
             "cold tracker page (100)": (get(PAGE), cold),
-            "1 + N loop over the same 100 trackers": (lambda: one_plus_n(ids), None),
-        },
-        rounds=5,
-        per_round=6,
-    )
-    peers = measure(
-        {
-            "brands, plain DRF (no cache)": (uncachalot(get("/bench/drf-brands/")), None),
-            "brands, django-cachalot alone": (get("/bench/drf-brands/"), None),
-            "1 + N loop, django-cachalot alone (warm)": (cachalot_on_tracker_tables(lambda: one_plus_n(ids)), None),
             "tracker page (100), no cache at all (CACHE_ENABLED=0)": (without_cache(get(PAGE)), None),
+            "1 + N loop over the same 100 trackers": (lambda: one_plus_n(ids), None),
+            "1 + N loop, django-cachalot alone (warm)": (cachalot_on_tracker_tables(lambda: one_plus_n(ids)), None),
         },
-        rounds=5,
-        per_round=10,
+        rounds=6,
+        per_round=5,
     )
     all_ids = list(Tracker.objects.order_by("id").values_list("id", flat=True))
     whole = [f"/api/trackers/?size=500&page={page}&include_latest_location=true" for page in (1, 2, 3)]
@@ -260,7 +264,7 @@ def main() -> None:
         rounds=3,
         per_round=2,
     )
-    figures = {**warm, **cold_figures, **peers, **whole_list}
+    figures = {**warm, **cold_figures, **whole_list}
     session = client.cookies["sessionid"].value
     print("stampede, invalidation latency, throughput ...", flush=True)
     scenarios = {
@@ -274,6 +278,8 @@ def main() -> None:
             seconds=10,
             database_url=os.environ["DATABASE_URL"],
         ),
+        "state sync": bench_scenarios.state_sync(),
+        "L2 hit": bench_scenarios.l2_hit_against_redis_get(stored.store(json.loads(page_bytes))),
     }
     floor = figures["floor: same bytes, no auth work"]["median_ms"]
     ratios = {
@@ -290,6 +296,15 @@ def main() -> None:
             tput["warm tracker page"]["requests_per_s"] / floor_rps
         )
         ratios["throughput: warm brands / floor (target >= 0.8)"] = tput["warm brands"]["requests_per_s"] / floor_rps
+    l2 = scenarios["L2 hit"]
+    if "skipped" not in l2:
+        ratios["L2 hit / bare redis-py GET of the same bytes (target <= 1.3)"] = l2["l2_hit_us"] / l2["redis_get_us"]
+    sync = scenarios["state sync"]
+    if "skipped" not in sync:
+        big, small = sync["1,000,000 new rows"], sync["100,000 new rows"]
+        ratios["state sync rows/s, 1M rows (target >= 1,000,000)"] = big["rows_per_s"]
+        ratios["state sync peak RSS, 1M / 100k (target <= 1.2)"] = big["peak_rss_mb"] / small["peak_rss_mb"]
+        ratios["state sync no-change run, ms (target <= 5)"] = sync["no-change run"]["seconds"] * 1000
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "backends": LABEL,
@@ -326,6 +341,9 @@ def markdown(report: dict) -> str:
         if name == "throughput" and "skipped" not in value:
             for url, fig in value.items():
                 lines.append(f"| throughput, {url} (gunicorn -w 2, wrk -t2 -c8, 10 s) | {_inline(fig)} |")
+        elif name == "state sync" and "skipped" not in value:
+            for run, fig in value.items():
+                lines.append(f"| state sync, {run} | {_inline(fig)} |")
         else:
             lines.append(f"| {name} | {_inline(value)} |")
     lines += ["", "| ratio | value |", "|---|---|"]

@@ -88,6 +88,9 @@ class TieredCache:
     # --- below L1 ---------------------------------------------------------------------------
 
     def _slow_path(self, call: _Call, compute):
+        # A process filling L1 must hear other processes' evictions: subscribe first (once per
+        # process; the first start waits briefly for it), since subscribing drops L1 and its fence.
+        coherence.ensure_started()
         # The L1 fence and the generations are captured before anything is read or computed.
         marker = tiers.l1.marker(call.ns.name, call.scope)
         reads_l2 = not call.force_refresh and call.ns.l2_ttl != 0
@@ -255,11 +258,7 @@ class TieredCache:
         # (subscriber down or not checked lately), no longer than one coherence check interval.
         ttl = _capped(ttl, conf.settings.CACHECORE_L1_MAX_TTL)
         if not coherence.is_coherent():
-            # A process filling L1 must hear other processes' evictions: subscribe (once; the first
-            # start waits briefly for the subscription) and keep the value briefly until then.
-            coherence.ensure_started()
-            if not coherence.is_coherent():
-                ttl = _capped(ttl, conf.settings.CACHECORE_COHERENCE_CHECK_SECONDS)
+            ttl = _capped(ttl, conf.settings.CACHECORE_COHERENCE_CHECK_SECONDS)
         if call.ns.l1_ttl == 0 or (ttl is not None and ttl <= 0):
             return
         if size is None:

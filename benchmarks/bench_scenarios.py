@@ -79,8 +79,12 @@ PEER = textwrap.dedent(
         print(json.dumps({"error": "no subscriber (Redis needed)"}), flush=True)
         sys.exit(1)
     for line in sys.stdin:
-        selectors.reference_rows("brands")
-        assert tiers.l1.entries_by_namespace().get(name), "not in L1"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # L1 takes the value once this process is coherent
+            selectors.reference_rows("brands")
+            if tiers.l1.entries_by_namespace().get(name):
+                break
+            time.sleep(0.05)
         print(json.dumps({"ready": True}), flush=True)
         deadline = time.monotonic() + 10
         while tiers.l1.entries_by_namespace().get(name) and time.monotonic() < deadline:

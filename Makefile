@@ -8,7 +8,7 @@ PORT ?= 8000
 # make run: the embedded default (SQLite + local memory) with a visible AI latency, DEBUG on.
 RUN_ENV := DEBUG=$${DEBUG:-1} AI_ANALYSIS_LATENCY=$${AI_ANALYSIS_LATENCY:-3}
 
-.PHONY: run test lint format venv seed prewarm clean admin-password
+.PHONY: run test lint format venv seed prewarm clean admin-password bench
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -46,6 +46,11 @@ run: $(STAMP) .env
 test: $(STAMP) .env lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# make bench: warm, cold and peer figures side by side in one run (benchmarks/make_bench.py);
+# PostgreSQL + Redis when DATABASE_URL and REDIS_URL are set, the embedded default otherwise.
+bench: $(STAMP)
+	$(PY) benchmarks/make_bench.py
+
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -55,4 +60,4 @@ format: $(STAMP)
 	$(PY) -m ruff format .
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles
+	rm -rf $(VENV) db.sqlite3 bench.sqlite3 staticfiles

@@ -79,7 +79,10 @@ def check_watch_scopes(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
 def check_watched_managers(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """Report watched models whose default manager's querysets do not record their bulk writes."""
     warnings = []
+    accepted = set(settings.CACHECORE_UNRECORDED_BULK_WRITES)
     for model in invalidation.watched_models():
+        if model._meta.label in accepted:
+            continue
         queryset_class = getattr(model._default_manager, "_queryset_class", None)
         if queryset_class is None or issubclass(queryset_class, invalidation.InvalidatingQuerySet):
             continue

@@ -34,6 +34,9 @@ DEFAULTS = {
     "CACHECORE_MAX_WAIT_SECONDS": 10.0,
     "CACHECORE_PREWARM_ON_START": False,
     "CACHECORE_CHANNEL": "cachecore:invalidate",
+    # Labels ("app.Model") of watched models whose default manager the project does not own (e.g.
+    # auth.User): their queryset bulk writes knowingly record nothing, so check W003 skips them.
+    "CACHECORE_UNRECORDED_BULK_WRITES": (),
     # The relay applying the invalidation outbox: a background thread in every process that uses
     # the cache (off: only `manage.py cache_relay` applies rows), its poll interval when nothing
     # wakes it, the rows it reads per pass, how long a relay's lease on rows lasts (a relay that

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "cachalot",
     "django_prometheus",
     "cachecore",
+    "accounts",
     "trackers",
     "contentplanning",
     "monitoring",
@@ -274,6 +275,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sessions and the per-request user lookup read through cachecore (accounts/): a warm
+# authenticated request runs no SQL, and logout, deactivation, password or membership changes
+# still hold on the next request in every process (docs/accounts.md).
+SESSION_ENGINE = "accounts.sessions"
+AUTHENTICATION_BACKENDS = ["accounts.backends.CachedModelBackend"]
+# Their managers are Django's: a queryset update() of these tables records no invalidation (the
+# cached entries then heal within their TTL; docs/accounts.md), so check cachecore.W003 skips them.
+CACHECORE_UNRECORDED_BULK_WRITES = ("auth.User", "sessions.Session")
 LOGIN_URL = "login"  # the site login (trackers/page_urls.py); the admin login admits staff only
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -22,6 +22,7 @@ CHANGELISTS = [
 @pytest.fixture
 def staff_client(client):
     client.force_login(_superuser())
+    client.get(reverse("admin:index"))  # the session and the user are cached from here on (accounts/)
     return client
 
 

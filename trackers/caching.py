@@ -3,7 +3,9 @@
 Imported by ``TrackersConfig.ready()``: declaring a namespace touches no database.
 
 - Reference data: one entry per table (the serialized list), no TTL, event-driven only;
-  scope filtering happens on the cached list, so a warm request runs no SQL.
+  scope filtering happens on the cached list, so a warm request runs no SQL. The filtered
+  response body is stored too (``trackers.ref_body``), keyed by the list's content version.
+- Tracker list pages are stored as their response body and ETag (``trackers.stored``).
 - Tracker list pages, statistics and scope summaries: keyed by the caller's client set
   (``scope_key``), 5-minute TTL, invalidated by tracker, location, brand and run writes
   (and by the ingest and the state sync, which call ``invalidate`` after bulk writes).
@@ -30,6 +32,7 @@ from trackers.namespaces import (
     COUNTED_TABLES,
     COUNTS,
     REFERENCE,
+    REFERENCE_BODY,
     REFERENCE_TABLES,
     SCOPE_SUMMARY,
     TRACKER_DETAIL,
@@ -49,8 +52,10 @@ LIST_PARAMS = (
     "size",
 )
 # ClientMembership has no NOTIFY trigger: a membership edited with raw SQL (no signal) heals
-# within this TTL; ORM writes (admin, API, shell) invalidate at once.
-USER_SCOPE_L1_TTL = 300
+# within this TTL; ORM writes (admin, API, shell) invalidate at once. No L1: another process's
+# L1 hears of an invalidation a moment after the commit, and a removed member must lose access
+# on the very next request in every process, so the scope is always checked against L2.
+USER_SCOPE_L1_TTL = 0
 USER_SCOPE_L2_TTL = 300
 
 
@@ -68,6 +73,18 @@ for _table in REFERENCE_TABLES:
     register_namespace(Namespace(name=REFERENCE[_table]))
 for _table in COUNTED_TABLES:
     register_namespace(Namespace(name=COUNTS[_table]))
+# Keyed by the list's version (a hash of its content) and, for counted tables, by when their
+# counts were computed, so it needs no invalidation of its own: a new list or new counts name new
+# bodies, and the old ones age out.
+REFERENCE_BODY_TTL = 3600
+register_namespace(
+    Namespace(
+        name=REFERENCE_BODY,
+        params=("table", "version", "counts", "scope", "brand_id"),
+        l1_ttl=REFERENCE_BODY_TTL,
+        l2_ttl=REFERENCE_BODY_TTL,
+    )
+)
 
 register_namespace(
     Namespace(

@@ -12,3 +12,5 @@ TRACKER_STATS = "trackers.stats"
 USER_SCOPE = "trackers.user_scope"
 SCOPE_SUMMARY = "trackers.scope_summary"
 TRACKER_DETAIL = "trackers.detail"
+# Stored response bodies of reference lists, per table version, counts version, scope and brand filter.
+REFERENCE_BODY = "trackers.ref_body"

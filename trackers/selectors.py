@@ -11,11 +11,13 @@ from functools import partial
 
 from cachalot.api import cachalot_disabled
 from django.db import connection
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Window
+from django.utils import timezone
 from rest_framework.fields import DateTimeField
 
 from cachecore.api import CacheInfo, get_or_compute
 from trackers import serializers as out
+from trackers import stored
 from trackers.conf import conf
 from trackers.filters import TrackerFilters
 from trackers.models import (
@@ -33,6 +35,7 @@ from trackers.namespaces import (
     COUNTED_TABLES,
     COUNTS,
     REFERENCE,
+    REFERENCE_BODY,
     SCOPE_SUMMARY,
     TRACKER_DETAIL,
     TRACKER_LIST,
@@ -90,6 +93,25 @@ def _iso(value):
     return None if value is None else _datetime_field.to_representation(value)
 
 
+def _utc_iso(value):
+    # DRF's text for a UTC value while the current zone is UTC, without its per-value zone
+    # lookup (the bulk of a cold page's Python time); equality asserted in test_tracker_list.
+    if value is None:
+        return None
+    if value.utcoffset() != _ZERO:
+        return _datetime_field.to_representation(value)
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+_ZERO = timedelta(0)
+
+
+def iso_formatter():
+    """Return the datetime formatter for one page: the fast one when the current zone is UTC."""
+    return _utc_iso if timezone.get_current_timezone_name() == "UTC" else _iso
+
+
 def empty_page(filters: TrackerFilters) -> dict:
     """Return the body of a page with no items."""
     return {"items": [], "total": 0, "page": filters.page, "size": filters.size, "pages": 0}
@@ -98,35 +120,80 @@ def empty_page(filters: TrackerFilters) -> dict:
 # --- Reference data ---------------------------------------------------------------------------
 
 
-def _compute_reference(table: str) -> list[dict]:
+def _compute_reference(table: str) -> dict:
     queryset, serializer = REFERENCE_SOURCES[table]
     with cachalot_disabled():
-        return [dict(row) for row in serializer(queryset(), many=True).data]
+        rows = [dict(row) for row in serializer(queryset(), many=True).data]
+    # The version names this exact content: stored bodies derived from it are keyed by it.
+    return {"rows": rows, "version": stored.store(rows)["etag"]}
 
 
-def reference_rows(table: str) -> tuple[list[dict], CacheInfo]:
-    """Return the cached serialized list of a reference table (every row, unscoped)."""
+def reference_rows(table: str) -> tuple[dict, CacheInfo]:
+    """Return the cached reference table: ``{"rows": [...every row, unscoped], "version": ...}``."""
     return get_or_compute(REFERENCE[table], {}, partial(_compute_reference, table))
 
 
 def refresh_reference(table: str) -> list[dict]:
     """Recompute a reference list and store it (the prewarmer)."""
-    rows, _ = get_or_compute(REFERENCE[table], {}, partial(_compute_reference, table), force_refresh=True)
-    return rows
+    value, _ = get_or_compute(REFERENCE[table], {}, partial(_compute_reference, table), force_refresh=True)
+    return value["rows"]
 
 
 def visible_reference(table: str, client_ids: ClientIds, *, brand_id: int | None = None) -> tuple[list, CacheInfo]:
-    """Return the rows of a reference table the scope may see, filtered on the cached list."""
-    rows, info = reference_rows(table)
+    """Return the rows of a reference table the scope may see (with their derived counts)."""
+    value, info = reference_rows(table)
+    rows = _visible_rows(value["rows"], table, client_ids, brand_id)
+    if table in COUNTED_TABLES:
+        rows, counts_info = with_counts(table, rows)
+        info = colder(info, counts_info)
+    return rows, info
+
+
+def reference_body(table: str, client_ids: ClientIds, *, brand_id: int | None = None) -> tuple[dict, CacheInfo]:
+    """Return the stored response body of the rows a scope may see (no encoding on a hit).
+
+    The body is keyed by the table's version, so it can never outlive the list it came from:
+    a write retires the list, and the next list's version names new bodies.
+    """
+    value, info = reference_rows(table)
+    counts, counts_version = None, ""
+    if table in COUNTED_TABLES:
+        # The counts change without the list (a tracker written): their computation time names
+        # them in the body's key, so new counts never meet an old body.
+        counts, counts_info = reference_counts(table)
+        info = colder(info, counts_info)
+        counts_version = counts_info.timestamp.isoformat()
+    scope = scope_key(client_ids) if table in SCOPE_FIELD else "shared"
+    params = {
+        "table": table,
+        "version": value["version"],
+        "counts": counts_version,
+        "scope": scope,
+        "brand_id": brand_id,
+    }
+    compute = partial(_stored_visible_rows, value["rows"], table, client_ids, brand_id, counts)
+    body, body_info = get_or_compute(REFERENCE_BODY, params, compute)
+    # A body computed from a cached list ran no SQL: report the list's tier then.
+    return body, (body_info if body_info.is_cached else info)
+
+
+def _stored_visible_rows(
+    rows: list[dict], table: str, client_ids: ClientIds, brand_id: int | None, counts: dict | None
+) -> dict:
+    visible = _visible_rows(rows, table, client_ids, brand_id)
+    if counts is not None:
+        field = COUNTED_TABLES[table]
+        visible = [{**row, field: counts.get(row["id"], 0)} for row in visible]
+    return stored.store(visible)
+
+
+def _visible_rows(rows: list[dict], table: str, client_ids: ClientIds, brand_id: int | None) -> list[dict]:
     field = SCOPE_FIELD.get(table)
     if field is not None and client_ids is not None:
         rows = [row for row in rows if row[field] in client_ids]
     if brand_id is not None:
         rows = [row for row in rows if row["brand_id"] == brand_id]
-    if table in COUNTED_TABLES:
-        rows, counts_info = with_counts(table, rows)
-        info = colder(info, counts_info)
-    return rows, info
+    return rows
 
 
 # --- Derived counts ---------------------------------------------------------------------------
@@ -191,9 +258,13 @@ def filtered_trackers(filters: TrackerFilters, client_ids: ClientIds) -> QuerySe
 
 
 def tracker_page(filters: TrackerFilters, client_ids: ClientIds) -> tuple[dict, CacheInfo]:
-    """Return one cached page of the tracker list for a filter set and scope."""
+    """Return one cached page of the tracker list, stored as its response body (trackers.stored)."""
     params = {"scope": scope_key(client_ids), **filters.cache_params()}
-    return get_or_compute(TRACKER_LIST, params, partial(_compute_tracker_page, filters, client_ids))
+    return get_or_compute(TRACKER_LIST, params, partial(_stored_tracker_page, filters, client_ids))
+
+
+def _stored_tracker_page(filters: TrackerFilters, client_ids: ClientIds) -> dict:
+    return stored.store(_compute_tracker_page(filters, client_ids))
 
 
 def _compute_tracker_page(filters: TrackerFilters, client_ids: ClientIds) -> dict:
@@ -202,21 +273,23 @@ def _compute_tracker_page(filters: TrackerFilters, client_ids: ClientIds) -> dic
     trackers = filtered_trackers(filters, client_ids)
     offset = (filters.page - 1) * filters.size
     with cachalot_disabled():
-        total = trackers.count()
-        rows = []
-        if offset < total:
-            rows = list(
-                trackers.order_by(*TRACKER_ORDERING).values(
-                    *TRACKER_COLUMNS,
-                    brand_id=F("production_run__brand_id"),
-                    client_id=F("production_run__brand__client_id"),
-                )[offset : offset + filters.size]
-            )
+        # The count rides along with the page (COUNT(*) OVER (), computed before LIMIT): one
+        # statement. Only a page beyond the last, which has no row to carry it, counts apart.
+        rows = list(
+            trackers.order_by(*TRACKER_ORDERING).values(
+                *TRACKER_COLUMNS,
+                brand_id=F("production_run__brand_id"),
+                client_id=F("production_run__brand__client_id"),
+                full_count=Window(Count("id")),
+            )[offset : offset + filters.size]
+        )
+        total = rows[0]["full_count"] if rows else (trackers.count() if offset else 0)
         fallback = {}
         if filters.include_latest_location:
             unsynced = [row["id"] for row in rows if row["latest_history_id"] is None]
             fallback = latest_locations(unsynced) if unsynced else {}
-    items = [_tracker_item(row, filters.include_latest_location, fallback) for row in rows]
+    iso = iso_formatter()
+    items = [_tracker_item(row, filters.include_latest_location, fallback, iso) for row in rows]
     return {
         "items": items,
         "total": total,
@@ -226,7 +299,7 @@ def _compute_tracker_page(filters: TrackerFilters, client_ids: ClientIds) -> dic
     }
 
 
-def _tracker_item(row: dict, include_location: bool, fallback: dict) -> dict:
+def _tracker_item(row: dict, include_location: bool, fallback: dict, iso=_iso) -> dict:
     item = {
         "id": row["id"],
         "serial": row["serial"],
@@ -235,14 +308,14 @@ def _tracker_item(row: dict, include_location: bool, fallback: dict) -> dict:
         "brand_id": row["brand_id"],
         "production_run_id": row["production_run_id"],
         "current_status": row["current_status"],
-        "last_report_received": _iso(row["last_report_received"]),
+        "last_report_received": iso(row["last_report_received"]),
     }
     if include_location:
         if row["latest_history_id"] is not None:
             item["latest_location"] = {
                 "latitude": row["latest_latitude"],
                 "longitude": row["latest_longitude"],
-                "timestamp": _iso(row["latest_timestamp"]),
+                "timestamp": iso(row["latest_timestamp"]),
                 "nearest_city": row["latest_nearest_city"],
                 "confidence": row["latest_confidence"],
             }

@@ -31,6 +31,7 @@ from trackers.filters import (
     parse_stats_filters,
     parse_tracker_filters,
 )
+from trackers.responses import stored_response
 from trackers.scope import user_client_ids
 
 BAD_REQUEST = OpenApiResponse(description='Bad parameter: {"detail": "<parameter>: <reason>"}')
@@ -59,8 +60,8 @@ class ReferenceListApi(APIView):
 
     def get(self, request):
         params = parse_params(self.params_serializer, request.query_params)
-        rows, info = selectors.visible_reference(self.table, user_client_ids(request.user), **params)
-        return Response(rows, headers=cache_headers(info))
+        body, info = selectors.reference_body(self.table, user_client_ids(request.user), **params)
+        return stored_response(request, body, cache_headers(info))
 
 
 def reference_schema(serializer, description: str, parameters=None):
@@ -142,7 +143,7 @@ class TrackerListApi(APIView):
             if filters.lazy_load:
                 LAZY_LOAD_TRIGGERS_TOTAL.inc()
             page, info = selectors.tracker_page(filters, user_client_ids(request.user))
-        return Response(page, headers=cache_headers(info))
+        return stored_response(request, page, cache_headers(info))
 
 
 class TrackerStatsApi(APIView):

@@ -188,6 +188,13 @@ class TestChecks:
         assert self.ids(warnings) == ["cachecore.W003"]
         assert "InvalidatingManager" in warnings[0].hint
 
+    def test_a_model_listed_as_unrecorded_is_not_w003(self, settings):
+        from django.contrib.auth.models import Group
+
+        settings.CACHECORE_UNRECORDED_BULK_WRITES = ("auth.Group",)
+        with temporary_namespace("test.chk.groups", watch=[Group]):
+            assert not [w for w in checks.check_watched_managers() if w.obj is Group]
+
     def test_the_projects_watched_models_record_their_queryset_writes(self):
         assert checks.check_watched_managers() == []
 

@@ -17,6 +17,7 @@ URL = "admin:trackers_tracker_changelist"
 @pytest.fixture
 def admin_client_(client):
     client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "pw-root-12345"))
+    client.get(reverse(URL))  # the session and the user are cached from here on (accounts/)
     return client
 
 

@@ -18,6 +18,7 @@ Contract (shared by trackers, contentplanning and monitoring):
     with uncached_reads(): ...                      # compute() reads with django-cachalot off
     @prewarmer("namespace") def warm(progress) -> int
     stats() -> dict
+    consistency_report() -> dict                    # the sampling verifier's counts (CACHECORE_VERIFY_RATE)
     add_observer(obj)                               # obj.on_request/on_invalidation/on_error/... (metrics)
 """
 
@@ -36,6 +37,7 @@ from cachecore.namespaces import Namespace, get_namespace, register_namespace
 from cachecore.prewarm import prewarmer
 from cachecore.service import CacheInfo, get_or_compute
 from cachecore.stats import add_observer, stats
+from cachecore.verifier import consistency_report
 
 __all__ = [
     "CacheInfo",
@@ -44,6 +46,7 @@ __all__ = [
     "InvalidatingQuerySet",
     "Namespace",
     "bulk_invalidation",
+    "consistency_report",
     "flush_pending",
     "get_namespace",
     "get_or_compute",

@@ -34,6 +34,11 @@ DEFAULTS = {
     "CACHECORE_MAX_WAIT_SECONDS": 10.0,
     "CACHECORE_PREWARM_ON_START": False,
     "CACHECORE_CHANNEL": "cachecore:invalidate",
+    # The sampling verifier: the fraction of hits (0..1) recomputed in the background and
+    # compared by data hash (0 = off; Namespace(verify_rate=) overrides it), and the bound of its
+    # queue (a sampled hit that finds the queue full is dropped and counted).
+    "CACHECORE_VERIFY_RATE": 0.0,
+    "CACHECORE_VERIFY_QUEUE_SIZE": 100,
 }
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from django.db import close_old_connections
 
-from cachecore import conf, consistency, keys, stats
+from cachecore import conf, consistency, keys, stats, testing
 from cachecore.cachalot import uncached_reads
 from cachecore.namespaces import Namespace, get_namespace
 
@@ -296,3 +296,6 @@ def consistency_report() -> dict:
     from cachecore.namespaces import all_namespaces
 
     return verifier.report(all_namespaces())
+
+
+testing.register_reset(verifier.reset)

@@ -53,6 +53,7 @@ def _write(recorder: Recorder, writer: workload.Writer, kind: str, run_dir: Path
         states = writer.write(kind)
     except Exception as exc:  # noqa: BLE001 - counted as an error of the run, never fatal
         recorder.error(f"write {kind}", _describe(exc), start)
+        _record_after_error(recorder, writer)
         return
     committed = time.time()
     ms = (committed - start) * 1000
@@ -61,6 +62,21 @@ def _write(recorder: Recorder, writer: workload.Writer, kind: str, run_dir: Path
         ms = None  # one latency per write, not per object
     if workload.kill_requested(run_dir, slot):
         workload.die_now()  # right after the commit: the invalidation must survive the writer
+
+
+def _record_after_error(recorder: Recorder, writer: workload.Writer) -> None:
+    # A failure after the commit (an on_commit hook that raised) leaves a committed state the
+    # history must know, or later reads of it would look unmatched. Re-read the slot: a rolled
+    # back write records the previous state again (harmless); its time is now, which can only
+    # make the staleness charged to readers smaller, never larger.
+    try:
+        states = workload.db_states(writer.data, writer.slot)
+    except Exception as exc:  # noqa: BLE001
+        recorder.error("re-read after a failed write", _describe(exc), time.time())
+        return
+    at = time.time()
+    for obj, state in states.items():
+        recorder.write(obj, state, at, kind="after-error")
 
 
 def _describe(exc: Exception) -> str:

@@ -24,6 +24,10 @@ class Recorder:
         """Record what a read of ``obj`` saw."""
         self._put({"t": "r", "obj": obj, "state": state, "s": start, "e": end, "final": final, "via": via})
 
+    def verifier(self, report: dict) -> None:
+        """Record this process's sampling-verifier counts (CACHECORE_VERIFY_RATE)."""
+        self._put({"t": "verify", "namespaces": report["namespaces"]})
+
     def error(self, op: str, error: str, at: float) -> None:
         """Record an operation that raised."""
         self._put({"t": "err", "op": op, "error": error[:500], "at": at})
@@ -36,6 +40,7 @@ class Recorder:
 def load(run_dir: Path) -> dict:
     """Return the writes, reads, errors and operation latencies (ms) of every file of a run."""
     writes, reads, errors, latencies = [], [], [], []
+    verifier = {"verified": 0, "inconsistent": 0, "dropped": 0, "errors": 0}
     for path in sorted(run_dir.glob("*.jsonl")):
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
@@ -46,13 +51,17 @@ def load(run_dir: Path) -> dict:
                 writes.append(Write(rec["obj"], rec["state"], rec["at"]))
                 if rec.get("ms") is not None:
                     latencies.append(rec["ms"])
+            elif rec["t"] == "verify":
+                for row in rec["namespaces"].values():
+                    for key in verifier:
+                        verifier[key] += row[key]
             elif rec["t"] == "r":
                 reads.append(Read(rec["obj"], rec["state"], rec["s"], rec["e"], rec.get("final", False)))
                 if not rec.get("final"):
                     latencies.append((rec["e"] - rec["s"]) * 1000)
             else:
                 errors.append(rec)
-    return {"writes": writes, "reads": reads, "errors": errors, "latencies_ms": latencies}
+    return {"writes": writes, "reads": reads, "errors": errors, "latencies_ms": latencies, "verifier": verifier}
 
 
 def tally(path: Path, offset: int) -> tuple[dict, int]:

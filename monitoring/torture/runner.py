@@ -228,6 +228,7 @@ def summarize(options: Options, state: _State, loaded: dict, data: dict, redis_l
         "database": connection.vendor,
         "redis": redis_label,
         "invalidation": options.invalidation,
+        "verifier": loaded["verifier"],
         "bounds_s": {workload.namespace_of(o): b for o, b in sorted(bounds.items())},
         "stale_examples": result["examples"],
         "lost_objects": result["lost_objects"],

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.db import connection
 
+from cachecore.api import consistency_report
 from monitoring.torture import workload
 from monitoring.torture.records import Recorder
 
@@ -33,6 +34,7 @@ def run(*, run_dir: Path, data: dict, slot: int, generation: int, until: float, 
         time.sleep(max(0.0, final_at - time.time()))
         for obj in objects:
             _read(recorder, reader, obj, final=True)
+        recorder.verifier(consistency_report())
     finally:
         recorder.close()
 

@@ -21,6 +21,7 @@ SUMMARY_FIELDS = (
     ("operation p50 / p99 (ms)", None),
     ("errors", "errors"),
     ("faults injected", "faults_injected"),
+    ("verifier: verified / inconsistent / dropped", None),
 )
 
 
@@ -133,9 +134,12 @@ class Command(BaseCommand):
                 value = s[key]
             elif label.startswith("staleness"):
                 value = f"{s['staleness_p50_s']} / {s['staleness_p99_s']} / {s['max_staleness_s']}"
+            elif label.startswith("verifier"):
+                v = s["verifier"]
+                value = f"{v['verified']} / {v['inconsistent']} / {v['dropped']} (CACHECORE_VERIFY_RATE of the workers)"
             else:
                 value = f"{s['p50_ms']} / {s['p99_ms']}"
-            self.stdout.write(f"  {label:<42} {value}")
+            self.stdout.write(f"  {label:<44} {value}")
         for example in s["stale_examples"][:5]:
             self.stdout.write(self.style.WARNING(f"  stale: {example}"))
         for example in s["error_examples"]:

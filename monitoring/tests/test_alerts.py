@@ -21,6 +21,7 @@ REQUIRED_ALERTS = {
     "ReferenceCacheHitRateLow",
     "DynamicCacheHitRateLow",
     "CacheInvalidationFailed",
+    "CacheInconsistentReads",
     "SyncSlow",
     "RedisTierErrorsRising",
 }
@@ -63,6 +64,7 @@ def test_every_required_alert_is_defined_with_a_severity():
         ("ReferenceCacheHitRateLow", "< 90"),
         ("DynamicCacheHitRateLow", "< 70"),
         ("CacheInvalidationFailed", "> 0"),
+        ("CacheInconsistentReads", "> 0"),
         ("SyncSlow", 'le="30.0"'),
     ],
 )

@@ -30,14 +30,13 @@ logger = logging.getLogger("cachecore.verifier")
 
 MAX_SUSPECTS = 1000  # keys awaiting a re-read; beyond this a new mismatch is dropped and counted
 MAX_LOGGED_KEYS = 10_000  # an inconsistent key is logged once; the set is bounded
-RELAY_ALLOWANCE = 2.0  # seconds for the relay and the L1 coherence check (until staleness_bound lands)
 
 
 def allowed_staleness(ns: Namespace) -> float:
     """Return how long a value of ``ns`` may stay stale after its source changed (seconds)."""
-    debounce = ns.debounce if ns.debounce is not None else conf.settings.CACHECORE_DEBOUNCE_SECONDS
-    max_wait = ns.max_wait if ns.max_wait is not None else conf.settings.CACHECORE_MAX_WAIT_SECONDS
-    return debounce + max_wait + RELAY_ALLOWANCE
+    from cachecore.relay import staleness_bound  # the one definition of the bound (issue 10)
+
+    return staleness_bound(ns.name)
 
 
 def sample_rate(ns: Namespace) -> float:

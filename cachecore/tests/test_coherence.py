@@ -105,6 +105,9 @@ class TestSubscriberDisconnect:
             def pubsub(self, **kwargs):
                 return PubSub()
 
+            def get(self, key):
+                return None  # the sequence counter: nothing published yet
+
         def factory():
             made.append(1)
             if len(made) > 1:
@@ -130,7 +133,7 @@ class TestSubscriberOnRedis:
     def test_subscriber_applies_published_events(self, coherent_ns):
         events = []
         sub = coherence.Subscriber(
-            coherence.redis_client, "h2:test:coherence", on_event=events.append, on_connect=lambda: None
+            coherence.redis_client, "h2:test:coherence", on_event=events.append, on_drop=lambda: None
         ).start()
         try:
             assert sub.connected.wait(5)
@@ -159,7 +162,7 @@ class TestSubscriberOnRedis:
         sub = coherence.Subscriber(
             lambda: redis.Redis.from_url(server.url, socket_connect_timeout=0.2, socket_timeout=0.5),
             "h2:test:reconnect",
-            on_connect=lambda: (connects.append(1), tiers.l1_clear()),
+            on_drop=lambda: (connects.append(1), tiers.l1_clear()),
         )
         sub.poll_seconds = 0.05
         sub.start()
@@ -172,7 +175,7 @@ class TestSubscriberOnRedis:
             server.start()
             assert wait_until(lambda: sub.connects == 2, timeout=15)
             assert len(tiers.l1) == 0  # dropped on reconnect
-            assert len(connects) == 2
+            assert sub.drops["connect"] == 2 and sub.drops["disconnected"] >= 1
         finally:
             sub.stop()
             server.stop()
@@ -256,4 +259,4 @@ def test_invalidation_during_a_redis_outage_returns_and_is_counted(coherent_ns, 
 def test_info_describes_the_subscriber():
     info = coherence.info()
     assert info["enabled"] is bool(os.environ.get("REDIS_URL"))
-    assert set(info) == {"enabled", "running", "connected", "connects", "events", "channel"}
+    assert set(info) == {"enabled", "running", "connected", "connects", "events", "channel", "last_seq", "drops"}

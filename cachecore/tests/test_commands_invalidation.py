@@ -47,10 +47,16 @@ class TestInvalidateCache:
             assert get_or_compute("test.cmd.ns", {}, lambda: "new")[0] == "new"
 
     def test_scope(self, bumps):
-        with temporary_namespace("test.cmd.ns"):
+        with temporary_namespace("test.cmd.ns", params=("user",), key_scope=lambda p: f"user:{p['user']}"):
             out = run("invalidate_cache", "test.cmd.ns", "--scope", "user:7")
         assert "(scope user:7)" in out
         assert bumps.calls == [("test.cmd.ns", "user:7")]
+
+    def test_a_scope_of_a_namespace_kept_without_scopes_is_refused(self, bumps):
+        # It used to print "Invalidated" and do nothing (readers and the bump used different keys).
+        with temporary_namespace("test.cmd.ns"), pytest.raises(CommandError, match="--scope: .*declared without"):
+            run("invalidate_cache", "test.cmd.ns", "--scope", "user:7")
+        assert bumps.calls == []
 
     def test_all(self, bumps):
         with temporary_namespace("test.cmd.a"), temporary_namespace("test.cmd.b"):

@@ -152,6 +152,22 @@ class TestL2RoundTrips:
         assert l2_calls == ["get_many"]
 
 
+@pytest.fixture
+def coherent():
+    """This process's L1 coherence subscriber, connected (with Redis as L2; a no-op otherwise).
+
+    Without it a process keeps L1 values no longer than one coherence check interval.
+    """
+    from cachecore import coherence
+
+    sub = coherence.ensure_started()
+    if sub is not None:
+        assert sub.connected.wait(5) and coherence.is_coherent()
+    yield
+    coherence.stop()
+
+
+@pytest.mark.usefixtures("coherent")
 class TestTTL:
     def test_l1_ttl_expiry_falls_back_to_l2(self, make_ns):
         ns = make_ns(l1_ttl=5, l2_ttl=300)

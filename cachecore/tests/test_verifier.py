@@ -198,6 +198,7 @@ class TestVerdicts:
 
         assert value_hash({"v": 1}) in message and value_hash({"v": 2}) in message
 
+    @pytest.mark.django_db  # invalidate_now() reads the outbox
     def test_invalidated_within_the_bound_is_consistent(self, make_ns, quiet_verifier):
         ns = make_ns(l1_ttl=600, l2_ttl=600, debounce=0, max_wait=1)
         source = Source()
@@ -225,10 +226,11 @@ class TestVerdicts:
         verifier.drain()
         assert (row(ns)["errors"], row(ns)["verified"]) == (1, 1)
 
-    def test_allowed_staleness_uses_the_namespace_or_the_defaults(self, make_ns):
-        with override_settings(CACHECORE_DEBOUNCE_SECONDS=2.0, CACHECORE_MAX_WAIT_SECONDS=10.0):
-            assert allowed_staleness(make_ns()) == 14.0
-            assert allowed_staleness(make_ns(debounce=0, max_wait=1)) == 3.0
+    def test_allowed_staleness_is_the_engines_staleness_bound(self, make_ns):
+        timing = {"CACHECORE_RELAY_POLL_SECONDS": 1.0, "CACHECORE_COHERENCE_CHECK_SECONDS": 0.5}
+        with override_settings(CACHECORE_DEBOUNCE_SECONDS=2.0, CACHECORE_MAX_WAIT_SECONDS=10.0, **timing):
+            assert allowed_staleness(make_ns()) == 13.5
+            assert allowed_staleness(make_ns(debounce=0, max_wait=1)) == 2.5
 
 
 @pytest.mark.usefixtures("verify_all")

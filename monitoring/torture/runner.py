@@ -19,8 +19,7 @@ from django.conf import settings
 from django.core.management import get_commands
 from django.db import connection
 
-from cachecore.namespaces import get_namespace
-from cachecore.verifier import allowed_staleness
+from cachecore.api import staleness_bound
 from monitoring.torture import checker, faults, records, workload
 
 STARTUP_SECONDS = 6.0  # a worker process needs a few seconds to import Django and log in
@@ -48,7 +47,7 @@ class _State:
 
 def bound_of(obj: str) -> float:
     """Return the allowed staleness of the namespace an object is read through."""
-    return allowed_staleness(get_namespace(workload.namespace_of(obj)))
+    return staleness_bound(workload.namespace_of(obj))
 
 
 def _manage(*args) -> list[str]:

@@ -8,14 +8,15 @@ Rows: the engine's hit path without the hook (``TieredCache.get_or_compute``); t
 ``get_or_compute`` with the verifier off (the hook's draw-nothing cost); at ``verify_rate`` 0.01
 and 1.0 with the background worker running (at 1.0 the bounded queue fills and drops, so the row
 is the cost of sampling + enqueue-or-drop); and the worker's own cost per verified hit (recompute
-+ two hashes) for the same 20-item value. Every figure is the median over ROUNDS rounds of the
-mean cost per call of CALLS calls; the table is printed and written to
++ two hashes) for the same 20-item value. Every figure is the median over ROUNDS interleaved rounds
+(each round times every path once) of the mean cost per call of CALLS calls; the table is printed and written to
 benchmarks/results/verifier.md with the command.
 """
 
 import argparse
 import os
 import platform
+import statistics
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,16 +60,15 @@ def main() -> None:
     def hit(name, fn):
         return lambda: fn(name, PARAMS, compute)
 
-    rows = [
-        (
-            "L1 hit, engine only (no hook)",
-            median_per_call(hit("bench.verify0", service.cache.get_or_compute), calls=args.calls, rounds=args.rounds),
-        )
-    ]
+    paths = [("L1 hit, engine only (no hook)", hit("bench.verify0", service.cache.get_or_compute))]
     for label, rate in rates.items():
-        name = f"bench.verify{int(rate * 100)}"
-        cost = median_per_call(hit(name, service.get_or_compute), calls=args.calls, rounds=args.rounds)
-        rows.append((f"L1 hit, verifier {label}", cost))
+        paths.append((f"L1 hit, verifier {label}", hit(f"bench.verify{int(rate * 100)}", service.get_or_compute)))
+    # Interleaved: every round times each path once, so machine noise hits all paths alike.
+    samples = {label: [] for label, _ in paths}
+    for _ in range(args.rounds):
+        for label, fn in paths:
+            samples[label].append(median_per_call(fn, calls=args.calls, rounds=1))
+    rows = [(label, statistics.median(values)) for label, values in samples.items()]
     job = _Job("bench.verify100", PARAMS, VALUE, compute)
     rows.append(
         (

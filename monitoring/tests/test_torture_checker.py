@@ -24,7 +24,7 @@ class TestStaleness:
     def test_beyond_the_bound(self):
         result = figures(Read("o", "A", 26.0, 26.1), Read("o", "B", 26.0, 26.2))
         assert result["stale_beyond_bound"] == 2
-        assert result["examples"][0] == {"obj": "o", "staleness_s": 16.0, "bound_s": 5.0}
+        assert result["examples"][0] == {"obj": "o", "staleness_s": 16.0, "bound_s": 5.0, "at": 26.0}
 
     def test_a_state_committed_during_the_read_is_fresh(self):
         assert figures(Read("o", "B", 9.9, 10.1))["stale_reads"] == 0

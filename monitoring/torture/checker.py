@@ -106,7 +106,9 @@ def check(writes, reads, bounds: dict[str, float]) -> dict:
         if late > 0:
             stale_values.append(late)
             if late > bounds[read.obj]:
-                beyond.append({"obj": read.obj, "staleness_s": round(late, 3), "bound_s": bounds[read.obj]})
+                beyond.append(
+                    {"obj": read.obj, "staleness_s": round(late, 3), "bound_s": bounds[read.obj], "at": read.start}
+                )
     return {
         "reads_checked": checked,
         "stale_reads": len(stale_values),

@@ -42,6 +42,8 @@ class _State:
     workers: dict = field(default_factory=dict)  # slot -> (process, generation)
     relay: subprocess.Popen | None = None
     injected: list = field(default_factory=list)
+    injected_at: list = field(default_factory=list)  # seconds after the start of the read/write phase
+    started: float = 0.0
     problems: list = field(default_factory=list)
 
 
@@ -121,7 +123,8 @@ def _drive(options: Options, state: _State, run_dir: Path, env: dict, private) -
 
     for slot in range(options.processes):
         spawn(slot, 0)
-    schedule = _schedule(options, started + STARTUP_SECONDS)
+    state.started = started + STARTUP_SECONDS
+    schedule = _schedule(options, state.started)
     pending_unfill = relay_back_at = None
     tallies = {}
     last_progress = 0.0
@@ -145,6 +148,7 @@ def _drive(options: Options, state: _State, run_dir: Path, env: dict, private) -
                 faults.kill(state.relay)
                 relay_back_at = now + RELAY_RESTART_DELAY
             state.injected.append(kind)
+            state.injected_at.append(round(now - state.started, 1))
         if pending_unfill is not None and now >= pending_unfill:
             private.unfill()
             pending_unfill = None
@@ -229,7 +233,8 @@ def summarize(options: Options, state: _State, loaded: dict, data: dict, redis_l
         "invalidation": options.invalidation,
         "verifier": loaded["verifier"],
         "bounds_s": {workload.namespace_of(o): b for o, b in sorted(bounds.items())},
-        "stale_examples": result["examples"],
+        "fault_times_s": dict(zip(state.injected, state.injected_at, strict=True)),
+        "stale_examples": [{**e, "at": round(e["at"] - state.started, 1)} for e in result["examples"]],
         "lost_objects": result["lost_objects"],
         "unmatched_examples": result["unmatched_examples"],
         "error_examples": [f"{e['op']}: {e['error']}" for e in errors[:5]] + state.problems[:5],

@@ -12,6 +12,7 @@ Contract (shared by trackers, contentplanning and monitoring):
     invalidate_now(name, scope=None, source="api")  # applied now (at commit inside a transaction) -> bool
     invalidate_all(source="api")                    # every registered namespace, now -> names applied
     staleness_bound(name) -> float                  # seconds within which a commit is seen everywhere
+    invalidation_status() -> dict                   # outbox pending / oldest age, relay and L1 coherence state
     watch_model(Model, namespaces, scope=None)      # signal registry; connect in AppConfig.ready()
     bulk_invalidation(*namespaces, scope=None)      # context manager for update()/bulk_create()/raw SQL
     InvalidatingQuerySet / InvalidatingManager      # bulk writes of a model invalidate its watched namespaces
@@ -35,10 +36,12 @@ from cachecore.invalidation import (
     staleness_bound,
     watch_model,
 )
+from cachecore.invalidation import info as invalidation_status
 from cachecore.namespaces import Namespace, get_namespace, register_namespace
 from cachecore.prewarm import prewarmer
+from cachecore.report import stats
 from cachecore.service import CacheInfo, get_or_compute
-from cachecore.stats import add_observer, stats
+from cachecore.stats import add_observer
 from cachecore.verifier import consistency_report
 
 __all__ = [
@@ -55,6 +58,7 @@ __all__ = [
     "invalidate",
     "invalidate_all",
     "invalidate_now",
+    "invalidation_status",
     "prewarmer",
     "register_namespace",
     "staleness_bound",

@@ -177,6 +177,7 @@ class Subscriber:
         self._thread: threading.Thread | None = None
         self._pubsub = None
         self.connected = threading.Event()
+        self.attempted = threading.Event()  # the first connection attempt ended (either way)
         self.connects = 0
         self.events = 0
         self.drops: dict[str, int] = {}
@@ -206,15 +207,21 @@ class Subscriber:
     def is_current(self) -> bool:
         """Return whether the subscription is up and its last sequence check is recent."""
         last = self.last_check
-        return self.connected.is_set() and last is not None and self.clock() - last <= 2 * self.check_seconds + 1.0
+        # Two intervals and some slack: a busy process's thread may be scheduled late.
+        return self.connected.is_set() and last is not None and self.clock() - last <= 2 * self.check_seconds + 2.0
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
                 self._listen()
             except Exception as exc:  # noqa: BLE001 - any failure means: reconnect after a pause
+                # Dropped once, when the connection is lost; while it stays down new L1 values
+                # live one check interval (is_coherent() is False), so failed attempts drop nothing.
+                was_connected = self.connected.is_set()
                 self.connected.clear()
-                self._drop("disconnected")
+                self.attempted.set()
+                if was_connected:
+                    self._drop("disconnected")
                 if not self._outage_logged:
                     logger.warning("cachecore: invalidation subscriber lost Redis (%s); reconnecting", exc)
                     self._outage_logged = True
@@ -255,6 +262,7 @@ class Subscriber:
             logger.warning("cachecore: invalidation subscriber reconnected; local L1 dropped")
         self._outage_logged = False
         self.connected.set()
+        self.attempted.set()
 
     def _message(self, raw) -> None:
         self.events += 1
@@ -302,7 +310,7 @@ def _read_counter(client, channel: str) -> int:
     return int(value) if value is not None else 0
 
 
-FIRST_CONNECT_WAIT = 0.5
+FIRST_CONNECT_WAIT = 2.0
 _subscriber: Subscriber | None = None
 _subscriber_pid: int | None = None
 _lock = threading.Lock()
@@ -321,7 +329,7 @@ def ensure_started() -> Subscriber | None:
                 _subscriber = Subscriber(redis_client, settings.CACHECORE_CHANNEL).start()
                 # Wait (once per process, briefly) for the subscription, so its L1 drop on connect
                 # happens before this process fills L1 rather than in the middle of its first requests.
-                _subscriber.connected.wait(FIRST_CONNECT_WAIT)
+                _subscriber.attempted.wait(FIRST_CONNECT_WAIT)
             _subscriber_pid = os.getpid()
     return _subscriber
 

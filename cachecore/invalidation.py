@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from django.db import models, transaction
 from django.db.models.signals import post_delete
 
-from cachecore import debounce, outbox, relay, stats, testing
+from cachecore import coherence, debounce, outbox, relay, stats, testing
 from cachecore.namespaces import all_namespaces, get_namespace
 from cachecore.watches import (  # noqa: F401 - re-exported: the registry is part of this API
     Watch,
@@ -90,13 +90,21 @@ def invalidate_all(*, source: str = "api") -> list[str]:
 
 
 def info() -> dict:
-    """Return the outbox's pending rows, the relay's state and the registry's size (stats, health)."""
+    """Return the outbox's pending rows and oldest age, the relay's and the L1 coherence's state.
+
+    ``pending`` and ``oldest_age_seconds`` are None when the database cannot be read.
+    """
     try:
         pending = outbox.status()
     except Exception:  # noqa: BLE001 - the database may be down; health pages still answer
         logger.debug("cachecore: outbox status unavailable", exc_info=True)
         pending = {"pending": None, "oldest_age_seconds": None}
-    return {**pending, "relay": relay.thread_info(), "watched_models": len(watched_models())}
+    return {
+        **pending,
+        "relay": relay.thread_info(),
+        "coherence": coherence.info(),
+        "watched_models": len(watched_models()),
+    }
 
 
 def flush_pending() -> int:
@@ -217,8 +225,9 @@ def _scoped_watches(model) -> bool:
 
 
 def _record_models(model, using) -> None:
-    for name in namespaces_for_model(model):
-        _record(name, None, "bulk", using)
+    outbox.record_many(
+        [(name, None) for name in namespaces_for_model(model)], "bulk", using=using, on_commit=_committed
+    )
 
 
 def _record_instances(model, instances, using) -> None:
@@ -229,8 +238,7 @@ def _record_instances(model, instances, using) -> None:
         scopes = {scope for instance in instances for scope in _scopes(watch, instance)}
         for name in watch.namespaces:
             keys.update(dict.fromkeys((name, scope) for scope in scopes))
-    for name, scope in keys:
-        _record(name, scope, "bulk", using)
+    outbox.record_many(list(keys), "bulk", using=using, on_commit=_committed)
 
 
 InvalidatingManager = models.Manager.from_queryset(InvalidatingQuerySet)
@@ -240,23 +248,27 @@ InvalidatingManager = models.Manager.from_queryset(InvalidatingQuerySet)
 
 
 def on_save_or_delete(sender, instance, using=None, **kwargs) -> None:
-    """Schedule the namespaces watching ``sender`` for a saved or deleted row."""
-    for watch in watches_for(sender):
-        for scope in _scopes(watch, instance):
-            for name in watch.namespaces:
-                _record_quietly(name, scope, using)
+    """Record the namespaces watching ``sender`` for a saved or deleted row (one INSERT for all)."""
+    keys = {
+        (name, scope): None
+        for watch in watches_for(sender)
+        for scope in _scopes(watch, instance)
+        for name in watch.namespaces
+    }
+    if keys:
+        _record_quietly(list(keys), using)
 
 
 def on_m2m_changed(sender, instance, action, model=None, using=None, **kwargs) -> None:
-    """Schedule the namespaces watching either side (or the through model) of a changed m2m."""
+    """Record the namespaces watching either side (or the through model) of a changed m2m."""
     if action not in ("post_add", "post_remove", "post_clear"):
         return
     on_save_or_delete(type(instance), instance, using=using)
     # The other side's rows are only known by pk here: reading them would query the database, so
     # their namespaces are invalidated whole.
-    for related in (model, sender):
-        for name in namespaces_for_model(related) if related is not None else ():
-            _record_quietly(name, None, using)
+    names = {name: None for related in (model, sender) if related is not None for name in namespaces_for_model(related)}
+    if names:
+        _record_quietly([(name, None) for name in names], using)
 
 
 def _scopes(watch: Watch, instance) -> tuple[str | None, ...]:
@@ -275,12 +287,13 @@ def _scopes(watch: Watch, instance) -> tuple[str | None, ...]:
     return scopes
 
 
-def _record_quietly(name: str, scope: str | None, using: str | None) -> None:
+def _record_quietly(keys: list[tuple[str, str | None]], using: str | None) -> None:
     try:
-        _record(name, scope or None, "signal", using)
+        outbox.record_many(keys, "signal", using=using, on_commit=_committed)
     except Exception:
-        logger.exception("cachecore: could not record the invalidation of %s", name)
-        stats.record_invalidation_failure(name)
+        logger.exception("cachecore: could not record the invalidation of %s", sorted({n for n, _ in keys}))
+        for name in {name for name, _ in keys}:
+            stats.record_invalidation_failure(name)
         # Inside a transaction the failed INSERT has broken it: let the write fail with it rather
         # than commit a change whose invalidation is lost. An autocommitted write is already
         # committed: raising would only hide that it succeeded.

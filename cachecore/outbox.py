@@ -70,23 +70,46 @@ def record(
     ``on_commit(marker)`` runs after the transaction commits (at once outside a transaction).
     ``immediate`` asks that hook to apply the row without the namespace's debounce.
     """
+    ids = record_many([(namespace, scope)], source, using=using, immediate=immediate, on_commit=on_commit)
+    return ids[0] if ids else None
+
+
+def record_many(
+    keys: Iterable[tuple[str, str | None]],
+    source: str,
+    *,
+    using: str | None = None,
+    immediate: bool = False,
+    on_commit: Callable[[_Marker], None] | None = None,
+) -> list[int]:
+    """Insert the rows of several (namespace, scope) keys in one statement; return the new ids.
+
+    Keys already recorded in the current transaction are skipped (one row per key and
+    transaction). Outside a transaction the one INSERT is one autocommit, whatever the number of
+    keys (a save of a model watched by several namespaces pays one commit, not one per namespace).
+    """
     alias = _alias(using)
     conn = transaction.get_connection(alias)
-    scope_col = scope or ""
-    if conn.in_atomic_block:
-        marker = _queued(conn, namespace, scope_col)
-        if marker is not None:
-            if immediate and not marker.immediate:
-                marker.immediate = True
-            return None
-    row = (
-        _model()
-        .objects.using(alias)
-        .create(namespace=namespace, scope=scope_col, source=source[:SOURCE_MAX], created_at=timezone.now())
-    )
-    marker = _Marker(namespace, scope_col, row.pk, immediate, on_commit)
-    transaction.on_commit(marker, using=alias, robust=True)
-    return row.pk
+    wanted: dict[tuple[str, str], None] = {}
+    for namespace, scope in keys:
+        key = (namespace, scope or "")
+        if conn.in_atomic_block:
+            marker = _queued(conn, *key)
+            if marker is not None:
+                if immediate and not marker.immediate:
+                    marker.immediate = True
+                continue
+        wanted[key] = None
+    if not wanted:
+        return []
+    now = timezone.now()
+    model = _model()
+    rows = [model(namespace=ns, scope=scope, source=source[:SOURCE_MAX], created_at=now) for ns, scope in wanted]
+    model.objects.using(alias).bulk_create(rows)
+    for row in rows:
+        marker = _Marker(row.namespace, row.scope, row.pk, immediate, on_commit)
+        transaction.on_commit(marker, using=alias, robust=True)
+    return [row.pk for row in rows]
 
 
 def _queued(conn, namespace: str, scope: str) -> _Marker | None:

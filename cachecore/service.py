@@ -256,7 +256,11 @@ class TieredCache:
         # (subscriber down or not checked lately), no longer than one coherence check interval.
         ttl = _capped(ttl, conf.settings.CACHECORE_L1_MAX_TTL)
         if not coherence.is_coherent():
-            ttl = _capped(ttl, conf.settings.CACHECORE_COHERENCE_CHECK_SECONDS)
+            # A process filling L1 must hear other processes' evictions: subscribe (once; the first
+            # start waits briefly for the subscription) and keep the value briefly until then.
+            coherence.ensure_started()
+            if not coherence.is_coherent():
+                ttl = _capped(ttl, conf.settings.CACHECORE_COHERENCE_CHECK_SECONDS)
         if call.ns.l1_ttl == 0 or (ttl is not None and ttl <= 0):
             return
         if size is None:

@@ -24,6 +24,7 @@ REQUIRED_ALERTS = {
     "CacheInconsistentReads",
     "SyncSlow",
     "RedisTierErrorsRising",
+    "InvalidationOutboxBacklog",
 }
 
 

@@ -6,6 +6,7 @@ modules named in DESIGN.md (tiers, keys, service, invalidation, coherence, prewa
 Contract (shared by trackers, contentplanning and monitoring):
 
     register_namespace(Namespace(name=..., params=(...), ...))     # once, at import of the app's caching module
+    all_namespaces() -> list[Namespace]             # every declared namespace (reports)
     value, info = get_or_compute(name, params, compute, force_refresh=False)
         # info: CacheInfo(tier="l1"|"l2"|"l3"|"miss"|"disabled", is_cached, timestamp)
     invalidate(name, scope=None, source="api")    # recorded in the outbox in the current transaction
@@ -19,12 +20,17 @@ Contract (shared by trackers, contentplanning and monitoring):
     flush_pending()                                 # apply the whole outbox now (commands, tests)
     with uncached_reads(): ...                      # compute() reads with django-cachalot off
     @prewarmer("namespace") def warm(progress) -> int
-    stats() -> dict
+    stats() -> dict                                 # this process's counters
+    deployment_stats() -> dict                      # every process's, via set_deployment_source(fn)
+    totals() / encode_totals() / decode_totals() / merge_totals()   # raw counters for a shared store
+    StepProgress(stdout)                            # progress bars of long commands (rich; plain lines in logs)
+    long_running_started(role)                      # a long-running command starts: CACHECORE_LONG_RUNNING_HOOK(role)
     consistency_report() -> dict                    # the sampling verifier's counts (CACHECORE_VERIFY_RATE)
     add_observer(obj)                               # obj.on_request/on_invalidation/on_error/... (metrics)
 """
 
 from cachecore.cachalot import uncached_reads
+from cachecore.hooks import long_running_started
 from cachecore.invalidation import (
     InvalidatingManager,
     InvalidatingQuerySet,
@@ -37,16 +43,18 @@ from cachecore.invalidation import (
     watch_model,
 )
 from cachecore.invalidation import info as invalidation_status
-from cachecore.namespaces import Namespace, get_namespace, register_namespace
+from cachecore.namespaces import Namespace, all_namespaces, get_namespace, register_namespace
 from cachecore.prewarm import prewarmer
-from cachecore.report import stats
+from cachecore.progress import StepProgress
+from cachecore.report import deployment_stats, set_deployment_source, stats
 from cachecore.service import CacheInfo, get_or_compute
-from cachecore.stats import add_observer
+from cachecore.stats import add_observer, decode_totals, encode_totals, merge_totals, totals
 from cachecore.verifier import consistency_report
 
 __all__ = [
     "CacheInfo",
     "add_observer",
+    "all_namespaces",
     "InvalidatingManager",
     "InvalidatingQuerySet",
     "Namespace",
@@ -59,10 +67,18 @@ __all__ = [
     "invalidate_all",
     "invalidate_now",
     "invalidation_status",
+    "long_running_started",
     "prewarmer",
     "register_namespace",
+    "StepProgress",
     "staleness_bound",
     "stats",
+    "deployment_stats",
+    "set_deployment_source",
+    "encode_totals",
+    "decode_totals",
+    "merge_totals",
+    "totals",
     "uncached_reads",
     "watch_model",
 ]

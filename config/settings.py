@@ -7,20 +7,20 @@ cache) that runs anywhere; see the configuration table in README.md.
 from pathlib import Path
 
 import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_float, env_int, env_list, env_str
+from config.env import SettingsError, env_bool, env_float, env_int, env_list, env_str, load_env_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+ENV_FILE = load_env_file(BASE_DIR / ".env")  # git-ignored; the environment wins over it
 
 # --- Core -----------------------------------------------------------------------------------
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured(
-            "SECRET_KEY must be set when DEBUG is off. Set DEBUG=1 for local development "
-            "(make run does) or export SECRET_KEY=<a long random string>."
+        raise SettingsError(
+            "SECRET_KEY must be set when DEBUG is off. Run `make venv` (or `make run`) once to write a "
+            "local .env with DEBUG=1 and a generated key, or export SECRET_KEY=<a long random string>."
         )
     SECRET_KEY = "django-insecure-local-development-only"  # noqa: S105 - DEBUG only
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our static files (pinned), never a CDN
     "cachalot",
     "django_prometheus",
     "cachecore",
@@ -83,7 +84,10 @@ TEMPLATES = [
 # queries per database for /metrics.
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
+    try:
+        _db = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
+    except ValueError as exc:  # dj-database-url: an unknown scheme or a malformed URL
+        raise SettingsError(f"DATABASE_URL must be a postgres:// URL (got {DATABASE_URL!r}: {exc}).") from exc
 else:
     _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(BASE_DIR / "db.sqlite3")}
 _ENGINES = {
@@ -91,7 +95,7 @@ _ENGINES = {
     "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
 }
 if _db["ENGINE"] not in _ENGINES:
-    raise ImproperlyConfigured(f"DATABASE_URL must be a postgres:// URL (got engine {_db['ENGINE']}).")
+    raise SettingsError(f"DATABASE_URL must be a postgres:// URL (got engine {_db['ENGINE']}).")
 _db["ENGINE"] = _ENGINES[_db["ENGINE"]]
 IS_POSTGRES = _db["ENGINE"].endswith("postgresql")
 if IS_POSTGRES and env_bool("DATABASE_POOL", True):
@@ -175,6 +179,14 @@ CACHECORE_PREWARM_ON_START = env_bool("CACHECORE_PREWARM_ON_START", False)
 CACHECORE_VERIFY_RATE = env_float("CACHECORE_VERIFY_RATE", 0.0)
 CACHECORE_VERIFY_QUEUE_SIZE = env_int("CACHECORE_VERIFY_QUEUE_SIZE", 100)
 CACHECORE_CHANNEL = env_str("CACHECORE_CHANNEL", f"{CACHE_KEY_PREFIX}:cachecore:invalidate")
+CACHECORE_RELAY_THREAD = env_bool("CACHECORE_RELAY_THREAD", True)
+CACHECORE_RELAY_POLL_SECONDS = env_float("CACHECORE_RELAY_POLL_SECONDS", 1.0)
+CACHECORE_RELAY_LEASE_SECONDS = env_float("CACHECORE_RELAY_LEASE_SECONDS", 30.0)
+CACHECORE_COHERENCE_CHECK_SECONDS = env_float("CACHECORE_COHERENCE_CHECK_SECONDS", 0.5)
+CACHECORE_L1_MAX_TTL = env_float("CACHECORE_L1_MAX_TTL", 300.0)
+# What a long-running cachecore command (cache_relay) calls at start: here,
+# serve its own /metrics when METRICS_PORT is set (cachecore never imports monitoring itself).
+CACHECORE_LONG_RUNNING_HOOK = "monitoring.exporter.serve_metrics"
 
 # --- trackers ---------------------------------------------------------------------------------
 TRACKERS_LAZY_THRESHOLD = env_int("TRACKERS_LAZY_THRESHOLD", 500)
@@ -202,6 +214,10 @@ MONITORING_SLOW_MS = env_float("MONITORING_SLOW_MS", 100.0)
 MONITORING_CRITICAL_MS = env_float("MONITORING_CRITICAL_MS", 500.0)
 HEALTH_THROTTLE_RATE = env_str("HEALTH_THROTTLE_RATE", "120/min")
 METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
+METRICS_PORT = env_int("METRICS_PORT", 0)  # a long-running command's own /metrics (0: off)
+METRICS_ADDR = env_str("METRICS_ADDR", "127.0.0.1")
+MONITORING_MEMORY_LIMIT_BYTES = env_int("MONITORING_MEMORY_LIMIT_BYTES", 0)
+MONITORING_PROCESS_METRICS_SECONDS = env_float("MONITORING_PROCESS_METRICS_SECONDS", 5.0)
 MONITORING_EXCELLENT_MS = env_float("MONITORING_EXCELLENT_MS", 20.0)
 MONITORING_QUERY_TIMING = env_bool("MONITORING_QUERY_TIMING", True)
 MONITORING_BASELINE_WINDOW = env_int("MONITORING_BASELINE_WINDOW", 200)
@@ -212,6 +228,10 @@ MONITORING_MAX_NAMES = env_int("MONITORING_MAX_NAMES", 500)
 MONITORING_MAX_METRIC_GROUPS = env_int("MONITORING_MAX_METRIC_GROUPS", 200)
 MONITORING_SNAPSHOT_DIR = env_str("MONITORING_SNAPSHOT_DIR")
 MONITORING_PAGE_REFRESH_SECONDS = env_int("MONITORING_PAGE_REFRESH_SECONDS", 5)
+MONITORING_SHARED_STATS_SECONDS = env_float("MONITORING_SHARED_STATS_SECONDS", 10.0)
+MONITORING_SHARED_STATS_MAX_AGE = env_float("MONITORING_SHARED_STATS_MAX_AGE", 3600.0)
+MONITORING_HISTORY_RESOLUTION = env_int("MONITORING_HISTORY_RESOLUTION", 10)
+MONITORING_HISTORY_WINDOW = env_int("MONITORING_HISTORY_WINDOW", 3600)
 PROMETHEUS_EXPORT_MIGRATIONS = False
 
 # --- DRF --------------------------------------------------------------------------------------
@@ -240,6 +260,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Tracker dashboard, reference data, comprehensive user data and health.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Offline: the UI's files come from the pinned drf-spectacular-sidecar package, and Swagger UI
+    # must not send the schema to its public validator.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # --- Auth, i18n, static -----------------------------------------------------------------------
@@ -256,6 +282,7 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]  # project-wide assets (the favicon)
 
 # --- Security (check --deploy) ----------------------------------------------------------------
 # HTTPS is terminated by the proxy in front of gunicorn; these follow SECURE_SSL.

@@ -26,8 +26,20 @@ def success(data, info, message: str) -> Response:
     )
 
 
-class SubjectApi(APIView):
+class StrictQueryApi(APIView):
+    """Base: a query parameter not in ``query_params_allowed`` is a 400 naming it (after auth checks)."""
+
+    query_params_allowed: tuple[str, ...] = ()
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authentication, permissions, throttles first
+        qp.reject_unknown(request.query_params, self.query_params_allowed)
+
+
+class SubjectApi(StrictQueryApi):
     """Base of the endpoints that read one user's data (own data, or anyone's for staff)."""
+
+    query_params_allowed = ("user_id", "strategy_id")
 
     def subject(self, request):
         """Return the (user, strategy) the query names, after the permission check."""
@@ -42,6 +54,8 @@ class SubjectApi(APIView):
 @extend_schema(parameters=[*qp.SUBJECT, qp.FORCE_REFRESH], responses=OpenApiTypes.OBJECT)
 class ComprehensiveUserDataApi(SubjectApi):
     """The front-end data load: a user's onboarding, AI analysis, gaps, strategy and performance."""
+
+    query_params_allowed = ("user_id", "strategy_id", "force_refresh")
 
     def get(self, request):
         force_refresh = qp.boolean(request.query_params.get("force_refresh"), "force_refresh")
@@ -63,6 +77,8 @@ class StrategyDraftApi(SubjectApi):
 @extend_schema(parameters=[*qp.SUBJECT, qp.START, qp.WEEKS_PARAM], responses=OpenApiTypes.OBJECT)
 class CalendarDraftApi(SubjectApi):
     """Calendar generation: proposed slots for the next weeks."""
+
+    query_params_allowed = ("user_id", "strategy_id", "start", "weeks")
 
     def get(self, request):
         weeks = qp.weeks(request.query_params.get("weeks"))
@@ -98,7 +114,7 @@ class FrameworkApi(SubjectApi):
 
 
 @extend_schema(responses=OpenApiTypes.OBJECT)
-class CacheStatsApi(APIView):
+class CacheStatsApi(StrictQueryApi):
     """Staff: entries of the comprehensive-user-data cache table and hit rates per tier."""
 
     permission_classes = [IsAdminUser]
@@ -114,8 +130,10 @@ class CacheStatsApi(APIView):
     ],
     responses=OpenApiTypes.OBJECT,
 )
-class CacheInvalidateApi(APIView):
+class CacheInvalidateApi(StrictQueryApi):
     """Staff: retire every cached entry of one user now."""
+
+    query_params_allowed = ("strategy_id",)
 
     permission_classes = [IsAdminUser]
 
@@ -141,7 +159,7 @@ class CleanupOutputSerializer(drf_serializers.Serializer):
 
 
 @extend_schema(request=None, responses=CleanupOutputSerializer)
-class CacheCleanupApi(APIView):
+class CacheCleanupApi(StrictQueryApi):
     """Staff: delete the expired rows of the comprehensive-user-data cache table."""
 
     permission_classes = [IsAdminUser]

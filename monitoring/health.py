@@ -12,8 +12,8 @@ import re
 import time
 from datetime import UTC, datetime
 
-from monitoring import dependencies
-from monitoring.performance import tracker
+from monitoring import dependencies, deployment
+from monitoring.health_seed import seed_cache_fields
 
 logger = logging.getLogger("monitoring")
 
@@ -51,13 +51,14 @@ def overall_status(deps: dict) -> str:
 
 
 def cache_report() -> dict:
-    """Return cachecore's statistics in the health contract's shape (empty when unavailable)."""
+    """Return cachecore's statistics of the deployment in the health contract's shape (empty when unavailable)."""
     try:
-        from cachecore.api import stats
+        from cachecore.api import all_namespaces, deployment_stats
     except ImportError:
         return {"available": False}
     try:
-        raw = stats()
+        raw = deployment_stats()
+        seed_fields = seed_cache_fields(raw, all_namespaces())
     except Exception:  # noqa: BLE001 - statistics must never make the health check fail
         logger.exception("cachecore stats() failed; the health report leaves the cache section out")
         return {"available": False}
@@ -85,6 +86,7 @@ def cache_report() -> dict:
             "failures": raw.get("invalidations", {}).get("failures", 0),
             "bySource": raw.get("invalidations", {}).get("by_source", {}),
         },
+        **seed_fields,  # seed 003's total/valid/expired/ttl and one "<name>Cache" object per namespace
         "outbox": outbox_report(),
     }
 
@@ -153,8 +155,10 @@ def build_health(*, detailed: bool) -> tuple[int, dict]:
         "uptime": uptime_seconds(),
     }
     if detailed:
-        body["performance"] = tracker.report(top=TOP_SLOWEST)
+        performance, origin = deployment.performance()  # every process's timings (shared store)
+        body["performance"] = performance.report(top=TOP_SLOWEST)
         body["cache"] = cache_report()
         body["consistency"] = consistency_report()
         body["dependencies"] = deps
+        body["deployment"] = origin
     return HTTP_STATUS[status], body

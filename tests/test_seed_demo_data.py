@@ -107,3 +107,19 @@ def test_password_from_environment_is_not_echoed(monkeypatch):
 def test_negative_counts_are_refused():
     with pytest.raises(CommandError, match="--trackers must be 0 or more"):
         seed(trackers=-1)
+
+
+def test_reset_admin_password_prints_a_new_working_password():
+    seed()
+    out = StringIO()
+    call_command("reset_admin_password", stdout=out)
+    password = next(line for line in out.getvalue().splitlines() if line.startswith("Admin login:")).split(" / ")[1]
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.check_password(password) and not admin.check_password("pw-seed-test-1")
+    assert password != "pw-seed-test-1" and len(password) >= 12
+
+
+def test_reset_admin_password_creates_a_missing_staff_user_with_the_given_password():
+    call_command("reset_admin_password", "--username", "ops", "--password", "pw-chosen-1", stdout=StringIO())
+    ops = get_user_model().objects.get(username="ops")
+    assert ops.is_staff and ops.is_superuser and ops.check_password("pw-chosen-1")

@@ -7,6 +7,8 @@ Imported by ``TrackersConfig.ready()``: declaring a namespace touches no databas
 - Tracker list pages, statistics and scope summaries: keyed by the caller's client set
   (``scope_key``), 5-minute TTL, invalidated by tracker, location, brand and run writes
   (and by the ingest and the state sync, which call ``invalidate`` after bulk writes).
+- Derived counts (runs per brand, trackers per run): one entry per counted table, no TTL,
+  invalidated by run and tracker writes and merged into the served list (``with_counts``).
 - A user's client set: scoped per user, invalidated at once by membership writes.
 """
 
@@ -24,7 +26,17 @@ from trackers.models import (
     StorageLocation,
     Tracker,
 )
-from trackers.namespaces import REFERENCE, REFERENCE_TABLES, SCOPE_SUMMARY, TRACKER_LIST, TRACKER_STATS, USER_SCOPE
+from trackers.namespaces import (
+    COUNTED_TABLES,
+    COUNTS,
+    REFERENCE,
+    REFERENCE_TABLES,
+    SCOPE_SUMMARY,
+    TRACKER_DETAIL,
+    TRACKER_LIST,
+    TRACKER_STATS,
+    USER_SCOPE,
+)
 
 LIST_PARAMS = (
     "scope",
@@ -47,8 +59,15 @@ def user_scope(user_id: int) -> str:
     return f"user:{user_id}"
 
 
+def tracker_scope(tracker_id: int) -> str:
+    """Return the cache scope of one tracker's detail."""
+    return f"tracker:{tracker_id}"
+
+
 for _table in REFERENCE_TABLES:
     register_namespace(Namespace(name=REFERENCE[_table]))
+for _table in COUNTED_TABLES:
+    register_namespace(Namespace(name=COUNTS[_table]))
 
 register_namespace(
     Namespace(
@@ -62,7 +81,24 @@ register_namespace(
 # The statistics depend on the clock too ("no report in 24 h", computed_at): a recompute differs
 # without any write, so the sampling verifier would report noise. It stays off for them.
 register_namespace(
-    Namespace(name=TRACKER_STATS, params=("scope",), l1_ttl=conf.STATS_TTL, l2_ttl=conf.STATS_TTL, verify_rate=0)
+    Namespace(
+        name=TRACKER_STATS,
+        params=("scope", "brand_ids", "production_run_ids", "search"),
+        unordered=("brand_ids", "production_run_ids"),
+        l1_ttl=conf.STATS_TTL,
+        l2_ttl=conf.STATS_TTL,
+        verify_rate=0,
+    )
+)
+# One tracker's detail, scoped per tracker: its own writes and its history's refresh only it.
+register_namespace(
+    Namespace(
+        name=TRACKER_DETAIL,
+        params=("tracker_id",),
+        scope=lambda params: tracker_scope(params["tracker_id"]),
+        l1_ttl=conf.LIST_TTL,
+        l2_ttl=conf.LIST_TTL,
+    )
 )
 register_namespace(Namespace(name=SCOPE_SUMMARY, params=("scope",), l1_ttl=conf.STATS_TTL, l2_ttl=conf.STATS_TTL))
 register_namespace(
@@ -82,12 +118,14 @@ register_namespace(
 TRACKER_DERIVED = [TRACKER_LIST, TRACKER_STATS, SCOPE_SUMMARY]
 WATCHES = [
     (Client, [REFERENCE["clients"], SCOPE_SUMMARY]),  # staff's summary lists every client
-    (Brand, [REFERENCE["brands"], REFERENCE["production_runs"], *TRACKER_DERIVED]),
-    (ProductionRun, [REFERENCE["production_runs"], *TRACKER_DERIVED]),
+    (Brand, [REFERENCE["brands"], REFERENCE["production_runs"], TRACKER_DETAIL, *TRACKER_DERIVED]),
+    # A run added, moved to another brand or deleted changes its brand's production_run_count.
+    (ProductionRun, [REFERENCE["production_runs"], COUNTS["brands"], TRACKER_DETAIL, *TRACKER_DERIVED]),
     (StorageLocation, [REFERENCE["storage_locations"]]),
     (DeliveryLocation, [REFERENCE["delivery_locations"]]),
     (Image, [REFERENCE["images"]]),
-    (Tracker, TRACKER_DERIVED),
+    # Only the counts, never the serialized run list: a tracker write recomputes one GROUP BY.
+    (Tracker, [*TRACKER_DERIVED, COUNTS["production_runs"]]),
     (LocationHistory, [TRACKER_LIST, TRACKER_STATS]),
 ]
 
@@ -98,11 +136,21 @@ def _membership_scope(instance) -> list[str]:
     return [user_scope(user) for user in users if user is not None]
 
 
+def _tracker_scope(instance) -> str:
+    return tracker_scope(instance.pk)
+
+
+def _history_scope(instance) -> str:
+    return tracker_scope(instance.tracker_id)
+
+
 def register_signal_handlers() -> None:
     """Connect the model writes that invalidate the trackers namespaces."""
     for model, namespaces in WATCHES:
         watch_model(model, namespaces)
     watch_model(ClientMembership, [USER_SCOPE], scope=_membership_scope)
+    watch_model(Tracker, [TRACKER_DETAIL], scope=_tracker_scope)
+    watch_model(LocationHistory, [TRACKER_DETAIL], scope=_history_scope)
 
 
 def _reference_prewarmer(table: str):
@@ -119,3 +167,19 @@ def _reference_prewarmer(table: str):
 
 for _table in REFERENCE_TABLES:
     prewarmer(REFERENCE[_table])(_reference_prewarmer(_table))
+
+
+def _counts_prewarmer(table: str):
+    def warm(progress=None) -> int:
+        selectors.refresh_counts(table)
+        if progress is not None:
+            progress(1, 1)
+        return 1
+
+    warm.__name__ = warm.__qualname__ = f"warm_{table}_counts"
+    warm.__doc__ = f"Fill the derived counts of the {table} list."
+    return warm
+
+
+for _table in COUNTED_TABLES:
+    prewarmer(COUNTS[_table])(_counts_prewarmer(_table))

@@ -29,7 +29,15 @@ from trackers.models import (
     Tracker,
     TrackerStatus,
 )
-from trackers.namespaces import REFERENCE, SCOPE_SUMMARY, TRACKER_LIST, TRACKER_STATS
+from trackers.namespaces import (
+    COUNTED_TABLES,
+    COUNTS,
+    REFERENCE,
+    SCOPE_SUMMARY,
+    TRACKER_DETAIL,
+    TRACKER_LIST,
+    TRACKER_STATS,
+)
 from trackers.scope import scope_key
 
 ClientIds = frozenset[int] | None
@@ -48,6 +56,11 @@ REFERENCE_SOURCES = {
         out.DeliveryLocationOutputSerializer,
     ),
     "images": (lambda: Image.objects.order_by("title", "id"), out.ImageOutputSerializer),
+}
+# table -> (the child rows it counts, their foreign key to the table's row).
+COUNT_SOURCES = {
+    "brands": (lambda: ProductionRun.objects.all(), "brand_id"),
+    "production_runs": (lambda: Tracker.objects.all(), "production_run_id"),
 }
 # The field of a reference row that names its client; tables not listed are shared by all.
 SCOPE_FIELD = {"clients": "id", "brands": "client_id", "production_runs": "client_id"}
@@ -110,7 +123,46 @@ def visible_reference(table: str, client_ids: ClientIds, *, brand_id: int | None
         rows = [row for row in rows if row[field] in client_ids]
     if brand_id is not None:
         rows = [row for row in rows if row["brand_id"] == brand_id]
+    if table in COUNTED_TABLES:
+        rows, counts_info = with_counts(table, rows)
+        info = colder(info, counts_info)
     return rows, info
+
+
+# --- Derived counts ---------------------------------------------------------------------------
+
+TIER_ORDER = ("disabled", "l1", "l2", "l3", "miss")
+
+
+def _compute_counts(table: str) -> dict[int, int]:
+    children, foreign_key = COUNT_SOURCES[table]
+    with cachalot_disabled():
+        grouped = children().order_by().values_list(foreign_key).annotate(n=Count("pk"))
+        return dict(grouped)
+
+
+def reference_counts(table: str) -> tuple[dict[int, int], CacheInfo]:
+    """Return the cached child counts of a counted reference table (row id -> count)."""
+    return get_or_compute(COUNTS[table], {}, partial(_compute_counts, table))
+
+
+def refresh_counts(table: str) -> dict[int, int]:
+    """Recompute the child counts of a counted reference table and store them (the prewarmer)."""
+    counts, _ = get_or_compute(COUNTS[table], {}, partial(_compute_counts, table), force_refresh=True)
+    return counts
+
+
+def with_counts(table: str, rows: list[dict]) -> tuple[list[dict], CacheInfo]:
+    """Return copies of ``rows`` carrying their derived count (the cached rows stay untouched)."""
+    counts, info = reference_counts(table)
+    field = COUNTED_TABLES[table]
+    return [{**row, field: counts.get(row["id"], 0)} for row in rows], info
+
+
+def colder(a: CacheInfo, b: CacheInfo) -> CacheInfo:
+    """Return whichever of two answers came from the slower tier (what the response reports)."""
+    rank = {tier: i for i, tier in enumerate(TIER_ORDER)}
+    return b if rank.get(b.tier, len(rank)) > rank.get(a.tier, len(rank)) else a
 
 
 # --- Tracker list -----------------------------------------------------------------------------
@@ -218,7 +270,7 @@ def latest_locations(tracker_ids: list[int]) -> dict[int, dict]:
 
 
 def _latest_rows_lateral(tracker_ids: list[int]) -> list[dict]:
-    # One index probe per tracker on history_tracker_ts_idx (tracker_id, timestamp DESC).
+    # One index probe per tracker: a backward scan of uniq_history_tracker_timestamp (tracker_id, timestamp).
     # (tracker, timestamp) is unique, so ORDER BY timestamp alone is deterministic.
     history = connection.ops.quote_name(LocationHistory._meta.db_table)
     sql = f"""
@@ -249,13 +301,19 @@ def _latest_rows_subquery(tracker_ids: list[int]) -> list[dict]:
 # --- Statistics -------------------------------------------------------------------------------
 
 
-def tracker_stats(client_ids: ClientIds, *, now) -> tuple[dict, CacheInfo]:
-    """Return the cached statistics of a scope (``now`` decides which trackers are stale)."""
-    params = {"scope": scope_key(client_ids)}
-    return get_or_compute(TRACKER_STATS, params, partial(_compute_stats, client_ids, now))
+def tracker_stats(client_ids: ClientIds, *, now, filters: TrackerFilters | None = None) -> tuple[dict, CacheInfo]:
+    """Return the cached statistics of a scope, narrowed by brand/run/search ``filters`` when given."""
+    filters = filters or TrackerFilters()
+    params = {
+        "scope": scope_key(client_ids),
+        "brand_ids": list(filters.brand_ids),
+        "production_run_ids": list(filters.production_run_ids),
+        "search": filters.search,
+    }
+    return get_or_compute(TRACKER_STATS, params, partial(_compute_stats, client_ids, now, filters))
 
 
-def _compute_stats(client_ids: ClientIds, now) -> dict:
+def _compute_stats(client_ids: ClientIds, now, filters: TrackerFilters | None = None) -> dict:
     hours = conf.STALE_AFTER_HOURS
     stats = {
         "total": 0,
@@ -273,7 +331,7 @@ def _compute_stats(client_ids: ClientIds, now) -> dict:
     # One GROUP BY query; its row count is bounded by runs x statuses, never by trackers.
     with cachalot_disabled():
         groups = list(
-            scoped_trackers(client_ids)
+            filtered_trackers(filters or TrackerFilters(), client_ids)
             .values(
                 "production_run_id",
                 "current_status",
@@ -314,6 +372,62 @@ def _compute_stats(client_ids: ClientIds, now) -> dict:
     stats["by_brand"] = sorted(brands.values(), key=lambda b: (-b["count"], b["brand_id"]))
     stats["by_production_run"] = sorted(runs.values(), key=lambda r: (-r["count"], r["production_run_id"]))
     return stats
+
+
+# --- One tracker -----------------------------------------------------------------------------
+
+TRAIL_LENGTH = 20  # history points of a tracker's trail on the map
+
+
+def tracker_detail(tracker_id: int, client_ids: ClientIds) -> tuple[dict | None, CacheInfo]:
+    """Return one tracker with its latest location and recent trail, or None outside the scope.
+
+    Cached once per tracker (scope ``tracker:<id>``) and checked against the caller's scope on the
+    cached value, so every user who may see a tracker shares one entry.
+    """
+    detail, info = get_or_compute(TRACKER_DETAIL, {"tracker_id": tracker_id}, partial(_compute_detail, tracker_id))
+    if detail is None or (client_ids is not None and detail["client_id"] not in client_ids):
+        return None, info
+    return detail, info
+
+
+def _compute_detail(tracker_id: int) -> dict | None:
+    with cachalot_disabled():  # two queries, whatever the history's length
+        row = (
+            Tracker.objects.filter(pk=tracker_id)
+            .values(
+                *TRACKER_COLUMNS,
+                brand_id=F("production_run__brand_id"),
+                brand_name=F("production_run__brand__name"),
+                production_run_name=F("production_run__name"),
+                client_id=F("production_run__brand__client_id"),
+            )
+            .first()
+        )
+        if row is None:
+            return None
+        trail = list(
+            LocationHistory.objects.filter(tracker_id=tracker_id)
+            .order_by("-timestamp")
+            .values(*LOCATION_COLUMNS)[:TRAIL_LENGTH]
+        )
+    item = _tracker_item(row, True, {row["id"]: _location(trail[0])} if trail else {})
+    return {
+        **item,
+        "brand_name": row["brand_name"],
+        "production_run_name": row["production_run_name"],
+        "trail": [_location(point) for point in trail],
+    }
+
+
+def _location(point: dict) -> dict:
+    return {
+        "latitude": point["latitude"],
+        "longitude": point["longitude"],
+        "timestamp": _iso(point["timestamp"]),
+        "nearest_city": point["nearest_city"],
+        "confidence": point["confidence"],
+    }
 
 
 # --- Scope summary ----------------------------------------------------------------------------

@@ -24,6 +24,8 @@ REQUIRED_ALERTS = {
     "CacheInconsistentReads",
     "SyncSlow",
     "RedisTierErrorsRising",
+    "ProcessCpuHigh",
+    "ProcessMemoryHigh",
     "InvalidationOutboxBacklog",
 }
 
@@ -67,6 +69,8 @@ def test_every_required_alert_is_defined_with_a_severity():
         ("CacheInvalidationFailed", "> 0"),
         ("CacheInconsistentReads", "> 0"),
         ("SyncSlow", 'le="30.0"'),
+        ("ProcessCpuHigh", "* 100 > 80"),
+        ("ProcessMemoryHigh", "/ process_memory_limit_bytes > 85"),
     ],
 )
 def test_thresholds_of_the_issue(alert, threshold):

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "trackers",
     "contentplanning",
     "monitoring",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -9,8 +9,8 @@ from django.db import transaction
 
 from cachecore.api import StepProgress
 from contentplanning import demo_data as content_demo
+from demo.admin_login import admin_set_password
 from trackers import demo_data as tracker_demo
-from trackers.demo_admin import admin_set_password
 
 ALREADY_SEEDED = (
     "Demo data is already present (clients or trackers exist). Run with --reset to delete it and seed again."

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from trackers.demo_admin import admin_set_password
+from demo.admin_login import admin_set_password
 
 
 class Command(BaseCommand):

@@ -25,6 +25,7 @@ Contract (shared by trackers, contentplanning and monitoring):
     totals() / encode_totals() / decode_totals() / merge_totals()   # raw counters for a shared store
     StepProgress(stdout)                            # progress bars of long commands (rich; plain lines in logs)
     long_running_started(role)                      # a long-running command starts: CACHECORE_LONG_RUNNING_HOOK(role)
+    consistency_report() -> dict                    # the sampling verifier's counts (CACHECORE_VERIFY_RATE)
     add_observer(obj)                               # obj.on_request/on_invalidation/on_error/... (metrics)
 """
 
@@ -48,6 +49,7 @@ from cachecore.progress import StepProgress
 from cachecore.report import deployment_stats, set_deployment_source, stats
 from cachecore.service import CacheInfo, get_or_compute
 from cachecore.stats import add_observer, decode_totals, encode_totals, merge_totals, totals
+from cachecore.verifier import consistency_report
 
 __all__ = [
     "CacheInfo",
@@ -57,6 +59,7 @@ __all__ = [
     "InvalidatingQuerySet",
     "Namespace",
     "bulk_invalidation",
+    "consistency_report",
     "flush_pending",
     "get_namespace",
     "get_or_compute",

@@ -55,6 +55,11 @@ DEFAULTS = {
     # Dotted path of a callable ``hook(role: str)`` that a long-running command of the engine
     # (cache_relay) calls once at start, e.g. to serve its own /metrics; "" = none.
     "CACHECORE_LONG_RUNNING_HOOK": "",
+    # The sampling verifier: the fraction of hits (0..1) recomputed in the background and
+    # compared by data hash (0 = off; Namespace(verify_rate=) overrides it), and the bound of its
+    # queue (a sampled hit that finds the queue full is dropped and counted).
+    "CACHECORE_VERIFY_RATE": 0.0,
+    "CACHECORE_VERIFY_QUEUE_SIZE": 100,
 }
 
 

@@ -19,6 +19,8 @@ class Namespace:
     derives a scope string (e.g. ``"user:7"``) from the normalised params: invalidating that scope
     retires only its entries. TTLs are seconds; ``None`` means no expiry (event-driven only).
     ``ttl_for(value)`` may cap the TTL of one value (e.g. a degraded result for 60 s).
+    ``verify_rate`` (0..1) is the fraction of hits the sampling verifier recomputes and compares
+    (``None``: ``CACHECORE_VERIFY_RATE``; 0 opts out, e.g. for an expensive or external compute).
     """
 
     name: str
@@ -33,6 +35,7 @@ class Namespace:
     debounce: float | None = None
     max_wait: float | None = None
     ttl_for: Callable[[Any], float | None] | None = None
+    verify_rate: float | None = None
 
     @cached_property
     def param_set(self) -> frozenset[str]:
@@ -55,6 +58,8 @@ class Namespace:
             value = getattr(self, field)
             if value is not None and value < 0:
                 raise ValueError(f"Namespace {self.name!r}: {field} must be >= 0 or None (got {value})")
+        if self.verify_rate is not None and not 0 <= self.verify_rate <= 1:
+            raise ValueError(f"Namespace {self.name!r}: verify_rate must be between 0 and 1 (got {self.verify_rate})")
 
 
 def register_namespace(ns: Namespace) -> Namespace:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from cachecore import access, coherence, conf, generations, keys, singleflight, stats, tiers
 from cachecore.namespaces import Namespace, get_namespace
+from cachecore.verifier import verifier
 
 logger = logging.getLogger(__name__)
 
@@ -344,4 +345,7 @@ cache = TieredCache()
 
 def get_or_compute(namespace: str, params: dict, compute, *, force_refresh: bool = False):
     """Return ``(value, CacheInfo)`` for ``params`` of ``namespace``, computing it on a miss."""
-    return cache.get_or_compute(namespace, params, compute, force_refresh=force_refresh)
+    value, info = cache.get_or_compute(namespace, params, compute, force_refresh=force_refresh)
+    if info.is_cached:
+        verifier.on_hit(namespace, params, value, info, compute)  # samples and enqueues only
+    return value, info

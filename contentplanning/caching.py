@@ -41,6 +41,9 @@ USER_DATA = register_namespace(
         stale_while_revalidate=False,
         debounce=0,
         ttl_for=degraded_ttl,
+        # The sampling verifier stays off here whatever CACHECORE_VERIFY_RATE says: a recompute
+        # calls the AI provider (slow, external, billed) and the value carries its generation time.
+        verify_rate=0,
     )
 )
 

@@ -10,12 +10,15 @@ import threading
 
 from monitoring.metrics import (
     CACHE_HIT_RATE_PERCENT,
+    CACHE_INCONSISTENT_READS_TOTAL,
     CACHE_INVALIDATION_FAILURES_TOTAL,
     CACHE_INVALIDATIONS_TOTAL,
     CACHE_OUTBOX_OLDEST_AGE_SECONDS,
     CACHE_OUTBOX_PENDING,
     CACHE_REQUESTS_TOTAL,
     CACHE_TIER_ERRORS_TOTAL,
+    CACHE_VERIFIED_READS_TOTAL,
+    CACHE_VERIFY_DROPPED_TOTAL,
 )
 
 HIT_RESULTS = frozenset({"hit", "stale"})
@@ -78,6 +81,15 @@ class MetricsObserver:
     def on_invalidation_failure(self, namespace: str) -> None:
         """Count an invalidation that could not be completed."""
         CACHE_INVALIDATION_FAILURES_TOTAL.labels(namespace=namespace).inc()
+
+    def on_verified(self, namespace: str, inconsistent: bool) -> None:
+        """Count a verified hit, or a verified hit judged inconsistent (the sampling verifier)."""
+        metric = CACHE_INCONSISTENT_READS_TOTAL if inconsistent else CACHE_VERIFIED_READS_TOTAL
+        metric.labels(namespace=namespace).inc()
+
+    def on_verify_dropped(self, namespace: str) -> None:
+        """Count a sampled hit the verifier dropped."""
+        CACHE_VERIFY_DROPPED_TOTAL.labels(namespace=namespace).inc()
 
 
 observer = MetricsObserver()

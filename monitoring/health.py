@@ -1,7 +1,8 @@
 """Assemble the health report: status from the dependencies, details for operators.
 
 Public callers get ``status``, ``timestamp`` and ``uptime``; operators (staff or the monitoring
-token) also get ``performance``, ``cache`` and ``dependencies``. Every figure in the detailed view
+token) also get ``performance``, ``cache``, ``consistency`` (the sampling verifier) and
+``dependencies``. Every figure in the detailed view
 is a count, a duration or a name chosen by the code (SQL fingerprints carry no literals), never a
 value from a user's data.
 """
@@ -105,6 +106,24 @@ def outbox_report() -> dict:
     }
 
 
+def consistency_report() -> dict:
+    """Return the sampling verifier's counts per namespace in the health contract's shape."""
+    try:
+        from cachecore.api import consistency_report as verifier_report
+    except ImportError:
+        return {"available": False}
+    try:
+        raw = verifier_report()
+    except Exception:  # noqa: BLE001 - statistics must never make the health check fail
+        logger.exception("cachecore consistency_report() failed; the health report leaves it out")
+        return {"available": False}
+    return {
+        "available": True,
+        "queue": raw["queue"],
+        "namespaces": {name: _camel(row) for name, row in raw["namespaces"].items()},
+    }
+
+
 def _camel(data: dict) -> dict:
     """Return ``data`` with snake_case keys in the contract's camelCase (``max_entries`` -> ``maxEntries``)."""
     return {_CAMEL.sub(lambda m: m.group(1).upper(), key): value for key, value in data.items()}
@@ -139,6 +158,7 @@ def build_health(*, detailed: bool) -> tuple[int, dict]:
         performance, origin = deployment.performance()  # every process's timings (shared store)
         body["performance"] = performance.report(top=TOP_SLOWEST)
         body["cache"] = cache_report()
+        body["consistency"] = consistency_report()
         body["dependencies"] = deps
         body["deployment"] = origin
     return HTTP_STATUS[status], body

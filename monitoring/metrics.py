@@ -33,6 +33,17 @@ CACHE_INVALIDATIONS_TOTAL = Counter(
 CACHE_INVALIDATION_FAILURES_TOTAL = Counter(
     "cache_invalidation_failures_total", "Invalidations that could not be completed.", ["namespace"]
 )
+CACHE_VERIFIED_READS_TOTAL = Counter(
+    "cachecore_verified_reads_total", "Cache hits recomputed and compared by the sampling verifier.", ["namespace"]
+)
+CACHE_INCONSISTENT_READS_TOTAL = Counter(
+    "cachecore_inconsistent_reads_total",
+    "Verified hits still served after their source had changed for longer than the allowed staleness.",
+    ["namespace"],
+)
+CACHE_VERIFY_DROPPED_TOTAL = Counter(
+    "cachecore_verify_dropped_total", "Sampled hits the verifier dropped (queue or suspect list full).", ["namespace"]
+)
 CACHE_OUTBOX_PENDING = Gauge(
     "cachecore_outbox_pending",
     "Committed invalidations not yet applied by a relay (read from the outbox at scrape time).",

@@ -21,7 +21,7 @@ from tests.factories import make_user
 
 URL = "/api/health"
 PUBLIC_KEYS = {"status", "timestamp", "uptime"}
-DETAIL_KEYS = PUBLIC_KEYS | {"performance", "cache", "dependencies", "deployment"}
+DETAIL_KEYS = PUBLIC_KEYS | {"performance", "cache", "consistency", "dependencies", "deployment"}
 PERFORMANCE_KEYS = {
     "totalQueries",
     "totalTime",

@@ -165,6 +165,32 @@
     }
   }
 
+  function renderConsistency(consistency) {
+    document.getElementById("consistency-queue").textContent = consistency.available
+      ? "verifier queue " + consistency.queue.length + " of " + consistency.queue.capacity : "";
+    const tbody = document.querySelector("#consistency-namespaces tbody");
+    tbody.replaceChildren();
+    const names = Object.keys(consistency.namespaces || {}).sort();
+    names.forEach(function (name) {
+      const ns = consistency.namespaces[name];
+      const tr = document.createElement("tr");
+      if (ns.inconsistent) tr.className = "alert";
+      cell(tr, code(name), "name");
+      cell(tr, text(ns.sampleRate), "num");
+      cell(tr, text(ns.verified), "num");
+      cell(tr, text(ns.inconsistent), "num");
+      cell(tr, text(ns.rate), "num");
+      cell(tr, text(ns.dropped), "num");
+      cell(tr, text(ns.allowedStaleness), "num");
+      tbody.appendChild(tr);
+    });
+    if (!names.length) {
+      emptyRow(tbody, 7, consistency.available
+        ? "The sampling verifier is off (CACHECORE_VERIFY_RATE is 0 and no namespace sets verify_rate)."
+        : "Consistency figures are unavailable.");
+    }
+  }
+
   function renderDependencies(deps) {
     Object.keys(deps).forEach(function (name) {
       const dd = document.querySelector('[data-dependency="' + name + '"]');
@@ -220,6 +246,7 @@
     renderStatus(report);
     if (report.performance) renderPerformance(report.performance);
     if (report.cache) renderCache(report.cache);
+    if (report.consistency) renderConsistency(report.consistency);
     if (report.dependencies) renderDependencies(report.dependencies);
     root.dataset.refreshed = String(Number(root.dataset.refreshed || 0) + 1);
   }

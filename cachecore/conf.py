@@ -44,7 +44,7 @@ DEFAULTS = {
     "CACHECORE_RELAY_THREAD": True,
     "CACHECORE_RELAY_POLL_SECONDS": 1.0,
     "CACHECORE_RELAY_BATCH": 1000,
-    "CACHECORE_RELAY_LEASE_SECONDS": 30.0,
+    "CACHECORE_RELAY_LEASE_SECONDS": 2.0,
     "CACHECORE_RELAY_LISTEN": True,
     # L1 coherence: how often a subscriber compares the eviction counter with what it received
     # (a lost message is noticed within two checks); also the longest L1 lifetime of a value

@@ -166,7 +166,11 @@ def apply_key(namespace: str, scope: str | None, *, sources=("api",)) -> bool:
     stop serving the old L2 value at once) and False is returned: the row stays, and its retry
     bumps both again, retiring whatever an old L3 row put back into L2 meanwhile.
     """
-    source = sources[0] if sources else "unknown"
+    with tiers.despite_open_breakers():
+        return _apply_key(namespace, scope, sources[0] if sources else "unknown")
+
+
+def _apply_key(namespace: str, scope: str | None, source: str) -> bool:
     failed: list[str] = []
     try:
         generations.bump_durable(namespace, scope)
@@ -215,14 +219,16 @@ def _lease() -> timedelta:
 def staleness_bound(namespace: str) -> float:
     """Return the documented bound in seconds between a commit and every process seeing it.
 
-    Trailing delay + max wait (coalescing) + the relay's poll interval (a relay that was not woken)
-    + the coherence check interval (a lost eviction message is noticed by then).
+    Trailing delay + max wait (coalescing) + the relay delay: its poll interval (a relay that was
+    not woken) and its lease (a relay that died holding the rows) + the coherence check interval
+    (a lost eviction message is noticed by then).
     """
     delay, max_wait = _timing(namespace)
     return (
         max(delay, 0.0)
         + max(max_wait, 0.0)
         + float(settings.CACHECORE_RELAY_POLL_SECONDS)
+        + float(settings.CACHECORE_RELAY_LEASE_SECONDS)
         + float(settings.CACHECORE_COHERENCE_CHECK_SECONDS)
     )
 

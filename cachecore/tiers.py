@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
@@ -229,10 +230,29 @@ def l2_cache():
     return caches[conf.settings.CACHECORE_CACHE_ALIAS]
 
 
+_forcing = threading.local()
+
+
+@contextmanager
+def despite_open_breakers():
+    """Attempt tier calls in this block even while a breaker is open (failures still count).
+
+    For invalidations: a read may skip a tier it believes down, but a generation bump or an
+    eviction skipped that way would leave the old value served until the retry; the relay
+    rather pays the timeout and learns at once whether the tier is back.
+    """
+    previous = getattr(_forcing, "on", False)
+    _forcing.on = True
+    try:
+        yield
+    finally:
+        _forcing.on = previous
+
+
 def _guarded(tier: str, breaker, errors, fn, args, kwargs):
     # One tier call through its circuit breaker: an open breaker or a tier error both become
     # TierUnavailable, which callers treat as "skip this tier".
-    if not breaker.allow():
+    if not breaker.allow() and not getattr(_forcing, "on", False):
         raise TierUnavailable(f"{tier} breaker open")
     try:
         result = fn(*args, **kwargs)

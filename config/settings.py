@@ -138,6 +138,15 @@ if REDIS_URL:
             },
         }
     }
+    # django-cachalot invalidates inside every ORM write to the tables it caches: on its own alias
+    # that ignores Redis errors, so a full or stalled Redis never makes a write fail (a missed
+    # cachalot invalidation is bounded by CACHALOT_TIMEOUT; cachecore's own values never read
+    # through cachalot).
+    CACHES["cachalot"] = {
+        **CACHES["default"],
+        "OPTIONS": {**CACHES["default"]["OPTIONS"], "IGNORE_EXCEPTIONS": True},
+    }
+    CACHALOT_CACHE = "cachalot"
 else:
     CACHES = {
         "default": {
@@ -164,6 +173,7 @@ CACHALOT_ONLY_CACHABLE_TABLES = frozenset(
     }
 )
 CACHALOT_UNCACHABLE_TABLES = frozenset({"django_migrations", "cachecore_cacheentry"})
+CACHALOT_TIMEOUT = env_int("CACHALOT_TIMEOUT", 300)
 
 # --- cachecore --------------------------------------------------------------------------------
 CACHECORE_L1_MAX_ENTRIES = env_int("CACHECORE_L1_MAX_ENTRIES", 5000)
@@ -183,7 +193,7 @@ CACHECORE_VERIFY_QUEUE_SIZE = env_int("CACHECORE_VERIFY_QUEUE_SIZE", 100)
 CACHECORE_CHANNEL = env_str("CACHECORE_CHANNEL", f"{CACHE_KEY_PREFIX}:cachecore:invalidate")
 CACHECORE_RELAY_THREAD = env_bool("CACHECORE_RELAY_THREAD", True)
 CACHECORE_RELAY_POLL_SECONDS = env_float("CACHECORE_RELAY_POLL_SECONDS", 1.0)
-CACHECORE_RELAY_LEASE_SECONDS = env_float("CACHECORE_RELAY_LEASE_SECONDS", 30.0)
+CACHECORE_RELAY_LEASE_SECONDS = env_float("CACHECORE_RELAY_LEASE_SECONDS", 2.0)
 CACHECORE_COHERENCE_CHECK_SECONDS = env_float("CACHECORE_COHERENCE_CHECK_SECONDS", 0.5)
 CACHECORE_L1_MAX_TTL = env_float("CACHECORE_L1_MAX_TTL", 300.0)
 # What a long-running cachecore command (cache_relay) calls at start: here,

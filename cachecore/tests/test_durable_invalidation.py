@@ -237,9 +237,10 @@ class TestOutboxRows:
 
 def test_the_staleness_bound_adds_up_the_delays(settings):
     settings.CACHECORE_RELAY_POLL_SECONDS = 1.0
+    settings.CACHECORE_RELAY_LEASE_SECONDS = 2.0
     settings.CACHECORE_COHERENCE_CHECK_SECONDS = 0.5
     with temporary_namespace("test.bound", debounce=2.0, max_wait=10.0):
-        assert invalidation.staleness_bound("test.bound") == 13.5
+        assert invalidation.staleness_bound("test.bound") == 15.5
 
 
 # -- finding 11: bad input -----------------------------------------------------------------------

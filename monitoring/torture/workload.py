@@ -159,7 +159,7 @@ class Reader:
 
     def _client(self, k: str, endpoint: bool) -> str:
         client_id = self.data["slots"][int(k)]["client"]
-        rows = self._get("/api/clients/") if endpoint else reference_rows("clients")[0]
+        rows = self._get("/api/clients/") if endpoint else reference_rows("clients")[0]["rows"]
         return next((row["name"] for row in rows if row["id"] == client_id), "<missing>")
 
     def _page(self, k: str, endpoint: bool) -> str:
@@ -168,7 +168,7 @@ class Reader:
             body = self._get(f"/api/trackers/?production_run_ids={run}&size=500&include_latest_location=false")
         else:
             filters = TrackerFilters(production_run_ids=(run,), size=500, include_latest_location=False)
-            body = tracker_page(filters, None)[0]
+            body = json.loads(tracker_page(filters, None)[0]["body"])  # the stored response body
         return digest(sorted([item["id"], item["name"]] for item in body["items"]))
 
     def _count(self, k: str, endpoint: bool) -> str:

@@ -227,10 +227,14 @@ class TestVerdicts:
         assert (row(ns)["errors"], row(ns)["verified"]) == (1, 1)
 
     def test_allowed_staleness_is_the_engines_staleness_bound(self, make_ns):
-        timing = {"CACHECORE_RELAY_POLL_SECONDS": 1.0, "CACHECORE_COHERENCE_CHECK_SECONDS": 0.5}
+        timing = {
+            "CACHECORE_RELAY_POLL_SECONDS": 1.0,
+            "CACHECORE_RELAY_LEASE_SECONDS": 2.0,
+            "CACHECORE_COHERENCE_CHECK_SECONDS": 0.5,
+        }
         with override_settings(CACHECORE_DEBOUNCE_SECONDS=2.0, CACHECORE_MAX_WAIT_SECONDS=10.0, **timing):
-            assert allowed_staleness(make_ns()) == 13.5
-            assert allowed_staleness(make_ns(debounce=0, max_wait=1)) == 2.5
+            assert allowed_staleness(make_ns()) == 15.5
+            assert allowed_staleness(make_ns(debounce=0, max_wait=1)) == 4.5
 
 
 @pytest.mark.usefixtures("verify_all")

@@ -9,6 +9,7 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.throttling import ScopedThrottle
 from contentplanning import params as qp
 from contentplanning import selectors, services, workflows
 from contentplanning.access import UNKNOWN_USER, resolve_subject
@@ -98,10 +99,16 @@ class FrameworkApi(SubjectApi):
 
 
 @extend_schema(responses=OpenApiTypes.OBJECT)
-class CacheStatsApi(APIView):
-    """Staff: entries of the comprehensive-user-data cache table and hit rates per tier."""
+class CacheManagementApi(APIView):
+    """Base of the staff-only cache endpoints: throttled (CACHE_MANAGEMENT_THROTTLE_RATE per user)."""
 
     permission_classes = [IsAdminUser]
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = "cache_management"
+
+
+class CacheStatsApi(CacheManagementApi):
+    """Staff: entries of the comprehensive-user-data cache table and hit rates per tier."""
 
     def get(self, request):
         return Response(selectors.user_data_cache_stats(now=timezone.now()))
@@ -114,10 +121,8 @@ class CacheStatsApi(APIView):
     ],
     responses=OpenApiTypes.OBJECT,
 )
-class CacheInvalidateApi(APIView):
+class CacheInvalidateApi(CacheManagementApi):
     """Staff: retire every cached entry of one user now."""
-
-    permission_classes = [IsAdminUser]
 
     def delete(self, request, user_id):
         user_id = qp.positive_int(user_id, "user_id")
@@ -141,10 +146,8 @@ class CleanupOutputSerializer(drf_serializers.Serializer):
 
 
 @extend_schema(request=None, responses=CleanupOutputSerializer)
-class CacheCleanupApi(APIView):
+class CacheCleanupApi(CacheManagementApi):
     """Staff: delete the expired rows of the comprehensive-user-data cache table."""
-
-    permission_classes = [IsAdminUser]
 
     def post(self, request):
         removed = services.user_data_cleanup(now=timezone.now())

@@ -17,6 +17,7 @@ Roles (the columns of the authorisation matrix):
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.test import Client as HttpClient
@@ -94,3 +95,7 @@ def _sample_admin_rows(world: World) -> None:
         last_accessed=NOW,
     )
     CacheGeneration.objects.create(namespace="matrix.sample", token="t0", updated_at=NOW)
+    login = {"user_agent": "matrix", "ip_address": "192.0.2.10", "username": "matrix-viewer", "path_info": "/"}
+    AccessAttempt.objects.create(**login, get_data="", post_data="", failures_since_start=1)
+    AccessLog.objects.create(**login)
+    AccessFailureLog.objects.create(**login)

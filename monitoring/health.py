@@ -12,7 +12,8 @@ import time
 from datetime import UTC, datetime
 
 from monitoring import dependencies
-from monitoring.performance import tracker
+from monitoring.fingerprint import group
+from monitoring.performance import SQL, tracker
 
 logger = logging.getLogger("monitoring")
 
@@ -108,8 +109,22 @@ def _namespace_report(data: dict) -> dict:
     }
 
 
-def build_health(*, detailed: bool) -> tuple[int, dict]:
-    """Return the HTTP status and body of the health report."""
+def without_sql_text(performance: dict) -> dict:
+    """Return ``performance`` with each SQL fingerprint replaced by its group (``select trackers_tracker``).
+
+    The token holder (a scraper) gets the same coarse labels as /metrics; only staff see SQL text.
+    """
+    redacted = dict(performance)
+    for key in ("topSlowest", "regressions"):
+        redacted[key] = [
+            {**entry, "name": group(entry["name"])} if entry.get("kind") == SQL else entry
+            for entry in performance.get(key, [])
+        ]
+    return redacted
+
+
+def build_health(*, detailed: bool, show_sql: bool = True) -> tuple[int, dict]:
+    """Return the HTTP status and body of the health report (SQL text only with ``show_sql``)."""
     deps = {"database": dependencies.check_database(), "redis": dependencies.check_redis()}
     status = overall_status(deps)
     body = {
@@ -118,7 +133,8 @@ def build_health(*, detailed: bool) -> tuple[int, dict]:
         "uptime": uptime_seconds(),
     }
     if detailed:
-        body["performance"] = tracker.report(top=TOP_SLOWEST)
+        performance = tracker.report(top=TOP_SLOWEST)
+        body["performance"] = performance if show_sql else without_sql_text(performance)
         body["cache"] = cache_report()
         body["dependencies"] = deps
     return HTTP_STATUS[status], body

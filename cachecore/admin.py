@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.html import format_html
 
-from cachecore import maintenance, stats
+from cachecore import maintenance, report
 from cachecore.models import CacheEntry, CacheGeneration
 from cachecore.tiers import NEVER
 
@@ -108,7 +108,7 @@ class CacheEntryAdmin(admin.ModelAdmin):
         self.message_user(request, f"Deleted {result.deleted} expired cache {noun}.", messages.SUCCESS)
 
     def changelist_view(self, request, extra_context=None):
-        snapshot = stats.stats()
+        snapshot = report.stats()
         extra_context = {**(extra_context or {}), "cache_stats": snapshot, "cache_tiers": snapshot["tiers"]}
         return super().changelist_view(request, extra_context=extra_context)
 

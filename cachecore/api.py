@@ -8,13 +8,15 @@ Contract (shared by trackers, contentplanning and monitoring):
     register_namespace(Namespace(name=..., params=(...), ...))     # once, at import of the app's caching module
     value, info = get_or_compute(name, params, compute, force_refresh=False)
         # info: CacheInfo(tier="l1"|"l2"|"l3"|"miss"|"disabled", is_cached, timestamp)
-    invalidate(name, scope=None, source="api")    # commit-aware, debounced per namespace
-    invalidate_now(name, scope=None, source="api")  # no debounce, no on_commit (management/ops)
-    invalidate_all(source="api")                    # every registered namespace, now
+    invalidate(name, scope=None, source="api")    # recorded in the outbox in the current transaction
+    invalidate_now(name, scope=None, source="api")  # applied now (at commit inside a transaction) -> bool
+    invalidate_all(source="api")                    # every registered namespace, now -> names applied
+    staleness_bound(name) -> float                  # seconds within which a commit is seen everywhere
+    invalidation_status() -> dict                   # outbox pending / oldest age, relay and L1 coherence state
     watch_model(Model, namespaces, scope=None)      # signal registry; connect in AppConfig.ready()
     bulk_invalidation(*namespaces, scope=None)      # context manager for update()/bulk_create()/raw SQL
     InvalidatingQuerySet / InvalidatingManager      # bulk writes of a model invalidate its watched namespaces
-    flush_pending()                                 # fire debounced invalidations now (commands, tests)
+    flush_pending()                                 # apply the whole outbox now (commands, tests)
     with uncached_reads(): ...                      # compute() reads with django-cachalot off
     @prewarmer("namespace") def warm(progress) -> int
     stats() -> dict
@@ -30,12 +32,15 @@ from cachecore.invalidation import (
     invalidate,
     invalidate_all,
     invalidate_now,
+    staleness_bound,
     watch_model,
 )
+from cachecore.invalidation import info as invalidation_status
 from cachecore.namespaces import Namespace, get_namespace, register_namespace
 from cachecore.prewarm import prewarmer
+from cachecore.report import stats
 from cachecore.service import CacheInfo, get_or_compute
-from cachecore.stats import add_observer, stats
+from cachecore.stats import add_observer
 
 __all__ = [
     "CacheInfo",
@@ -50,8 +55,10 @@ __all__ = [
     "invalidate",
     "invalidate_all",
     "invalidate_now",
+    "invalidation_status",
     "prewarmer",
     "register_namespace",
+    "staleness_bound",
     "stats",
     "uncached_reads",
     "watch_model",

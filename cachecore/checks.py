@@ -5,6 +5,11 @@
 - cachecore.E003: a debounce or max-wait setting is negative.
 - cachecore.W001: CACHE_ENABLED is off (every value is computed on every request).
 - cachecore.W002: the max wait is shorter than the debounce delay (the max wait wins).
+- cachecore.E004: a watch with a scope function names a namespace declared without ``scope=``
+  (its scoped invalidations would retire nothing: readers and the bump use different keys).
+- cachecore.W003: a watched model's default manager does not hand out InvalidatingQuerySets, so
+  its queryset ``update()``/``bulk_create()``/``bulk_update()`` record no invalidation (outside
+  PostgreSQL, whose triggers still record them whole).
 """
 
 from django.core import checks
@@ -17,6 +22,8 @@ from cachecore.namespaces import all_namespaces
 def register_checks() -> None:
     """Register the engine's checks (called from CachecoreConfig.ready())."""
     checks.register(check_watched_namespaces, checks.Tags.caches)
+    checks.register(check_watch_scopes, checks.Tags.caches)
+    checks.register(check_watched_managers, checks.Tags.caches)
     checks.register(check_prewarmers, checks.Tags.caches)
     checks.register(check_settings, checks.Tags.caches)
     checks.register(engine_checks.check_engine_settings, checks.Tags.caches)
@@ -42,6 +49,51 @@ def check_watched_namespaces(app_configs=None, **kwargs) -> list[checks.CheckMes
                 )
             )
     return errors
+
+
+def check_watch_scopes(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Report watches whose scope function targets a namespace kept without scopes."""
+    from cachecore.namespaces import get_namespace
+
+    errors = []
+    known = _known()
+    for model, watches in invalidation.watched_models().items():
+        for watch in watches:
+            if watch.scope is None:
+                continue
+            for name in watch.namespaces:
+                if name in known and get_namespace(name).scope is None:
+                    errors.append(
+                        checks.Error(
+                            f"{model._meta.label} is watched for namespace {name!r} with a scope function, "
+                            "but the namespace is declared without scope=.",
+                            hint="Declare the namespace with scope=<params -> scope> returning the same scope "
+                            "strings, or watch it without a scope function (whole-namespace invalidation).",
+                            obj=model,
+                            id="cachecore.E004",
+                        )
+                    )
+    return errors
+
+
+def check_watched_managers(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Report watched models whose default manager's querysets do not record their bulk writes."""
+    warnings = []
+    for model in invalidation.watched_models():
+        queryset_class = getattr(model._default_manager, "_queryset_class", None)
+        if queryset_class is None or issubclass(queryset_class, invalidation.InvalidatingQuerySet):
+            continue
+        warnings.append(
+            checks.Warning(
+                f"{model._meta.label} is watched, but its default manager's querysets are {queryset_class.__name__}: "
+                "their update(), bulk_create() and bulk_update() record no invalidation.",
+                hint="Give the model `objects = InvalidatingManager()` (from cachecore.api), or wrap such writes "
+                "in bulk_invalidation(Model).",
+                obj=model,
+                id="cachecore.W003",
+            )
+        )
+    return warnings
 
 
 def check_prewarmers(app_configs=None, **kwargs) -> list[checks.CheckMessage]:

@@ -1,10 +1,19 @@
-"""Cross-process L1 coherence over Redis pub/sub.
+"""Cross-process L1 coherence over Redis pub/sub, sequenced so that a lost message is noticed.
 
-Every invalidation is published on ``CACHECORE_CHANNEL``; every process runs one lazily started
-daemon thread subscribed to it that evicts its own L1 entries for the event's namespace/scope.
-On every (re)connect the subscriber drops the whole L1, because events published while it was
-not subscribed are lost. When L2 is not Redis (the embedded default, one process) this is a
-no-op: the invalidating process evicts its own L1 directly.
+Every invalidation (and every ``force_refresh``) is published on ``CACHECORE_CHANNEL`` with a
+sequence number taken from one Redis counter in the same atomic script (``<seq> <json>``); every
+process runs one lazily started daemon thread subscribed to it that evicts its own L1 entries for
+the event's namespace/scope/key. The subscriber drops its whole L1 when it
+
+- sees a gap in the sequence (a message was lost),
+- connects or reconnects (messages published meanwhile are lost),
+- loses its connection, or
+- finds in its periodic check (every ``CACHECORE_COHERENCE_CHECK_SECONDS``) that the counter
+  moved past what it received one check earlier, or went backwards (Redis restarted empty).
+
+While the subscriber is not connected and checked recently, ``is_coherent()`` is False and the
+engine keeps new L1 values no longer than one check interval. When L2 is not Redis (the embedded
+default, one process) this is a no-op: the invalidating process evicts its own L1 directly.
 """
 
 import json
@@ -12,6 +21,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 
 from django.conf import settings as django_settings
@@ -46,25 +56,82 @@ def redis_client():
     return get_redis_connection(alias)
 
 
-def encode_event(namespace: str | None, scope: str | None = None, generation=None) -> str:
-    """Return the JSON event for one invalidation (namespace None means every namespace)."""
+def encode_event(namespace: str | None, scope: str | None = None, generation=None, key: str | None = None) -> str:
+    """Return the JSON event for one invalidation (namespace None means every namespace).
+
+    With ``key`` the event evicts that one L1 key only (a ``force_refresh`` replaced its value).
+    """
     event = {"origin": origin(), "namespace": namespace, "scope": scope}
     if generation is not None:
         event["generation"] = generation
+    if key is not None:
+        event["key"] = key
     return json.dumps(event, separators=(",", ":"), default=str)
 
 
-def publish(namespace: str | None, scope: str | None = None, generation=None) -> int:
-    """Tell every other process to evict its L1 for ``namespace``/``scope``; return receivers."""
+def sequence_key(channel: str | None = None) -> str:
+    """Return the Redis key of the channel's sequence counter."""
+    return f"{channel or settings.CACHECORE_CHANNEL}:seq"
+
+
+# INCR and PUBLISH in one script: messages leave Redis in sequence order, and no number is
+# taken without its message being published.
+_PUBLISH_SCRIPT = """
+local seq = redis.call('INCR', KEYS[1])
+redis.call('PUBLISH', ARGV[1], seq .. ' ' .. ARGV[2])
+return seq
+"""
+_scripts: dict[int, object] = {}
+
+
+def _publish_sequenced(client, channel: str, body: str) -> int:
+    script = _scripts.get(id(client))
+    if script is None:
+        script = _scripts[id(client)] = client.register_script(_PUBLISH_SCRIPT)
+    try:
+        return int(script(keys=[sequence_key(channel)], args=[channel, body], client=client))
+    except Exception as exc:  # noqa: BLE001 - only an OOM refusal has a fallback
+        if not _is_oom(exc):
+            raise
+    # Redis is full (maxmemory + noeviction) and refuses the INCR, but PUBLISH allocates nothing
+    # lasting and is allowed: send the message unsequenced ("-"), so it still evicts.
+    client.publish(channel, f"- {body}")
+    return 0
+
+
+def _is_oom(exc: Exception) -> bool:
+    from redis.exceptions import OutOfMemoryError
+
+    return isinstance(exc, OutOfMemoryError) or "OOM" in str(exc) or "maxmemory" in str(exc)
+
+
+def publish(namespace: str | None, scope: str | None = None, generation=None, key: str | None = None) -> int:
+    """Tell every other process to evict its L1 for ``namespace``/``scope`` (or one ``key``).
+
+    Returns the message's sequence number (0 when L2 is not Redis, or unsequenced); raises
+    TierUnavailable when Redis could not take it, so the caller can retry.
+    """
     client = redis_client()
     if client is None:
         return 0
     # Through L2's circuit breaker: while Redis is down an invalidation does not pay a timeout here.
-    return tiers.l2_call(client.publish, settings.CACHECORE_CHANNEL, encode_event(namespace, scope, generation))
+    body = encode_event(namespace, scope, generation, key)
+    return tiers.l2_call(_publish_sequenced, client, settings.CACHECORE_CHANNEL, body)
+
+
+def decode_message(raw) -> tuple[int | None, str]:
+    """Split a published message into (sequence number or None, JSON event)."""
+    text = raw.decode() if isinstance(raw, bytes) else str(raw)
+    head, _, body = text.partition(" ")
+    if head.isdigit():
+        return int(head), body
+    if head == "-":
+        return None, body
+    return None, text  # an unsequenced event (older publisher)
 
 
 def apply_event(raw) -> bool:
-    """Evict local L1 entries named by one published event; return whether anything was done."""
+    """Evict local L1 entries named by one published event (JSON); return whether anything was done."""
     try:
         event = json.loads(raw)
         if event.get("origin") == origin():
@@ -75,18 +142,18 @@ def apply_event(raw) -> bool:
         return False
     if namespace is None:
         tiers.l1_clear()
+    elif event.get("key"):
+        tiers.l1.delete(str(event["key"]))
     else:
         tiers.l1_evict(namespace, event.get("scope"), generation=event.get("generation"))
     return True
 
 
 class Subscriber:
-    """A daemon thread that applies invalidation events to L1 and resubscribes after failures."""
+    """A daemon thread that applies eviction events to L1, tracks their sequence and resubscribes."""
 
-    poll_seconds = 0.5
-    # A connection that dies silently is noticed by this ping (plus the socket timeout); while it
-    # goes unnoticed the process may miss events, so keep the window short: a PING is cheap.
-    ping_seconds = 3.0
+    poll_seconds = 0.25
+    clock = staticmethod(time.monotonic)
 
     def __init__(
         self,
@@ -94,22 +161,29 @@ class Subscriber:
         channel: str,
         *,
         on_event=apply_event,
-        on_connect=tiers.l1_clear,
-        on_disconnect=tiers.l1_clear,
+        on_drop=tiers.l1_clear,
+        check_seconds: float | None = None,
         backoff=None,
     ):
         self._client_factory = client_factory
         self.channel = channel
         self._on_event = on_event
-        self._on_connect = on_connect
-        self._on_disconnect = on_disconnect
+        self._on_drop = on_drop
+        self.check_seconds = float(
+            settings.CACHECORE_COHERENCE_CHECK_SECONDS if check_seconds is None else check_seconds
+        )
         self._backoff = backoff or Backoff(initial=0.1, maximum=5.0)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._pubsub = None
         self.connected = threading.Event()
+        self.attempted = threading.Event()  # the first connection attempt ended (either way)
         self.connects = 0
         self.events = 0
+        self.drops: dict[str, int] = {}
+        self.last_seq: int | None = None  # the highest sequence number received (or read at connect)
+        self._previous_counter: int | None = None  # the counter read at the previous check
+        self.last_check: float | None = None
         self._outage_logged = False
 
     def start(self) -> "Subscriber":
@@ -130,13 +204,24 @@ class Subscriber:
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def is_current(self) -> bool:
+        """Return whether the subscription is up and its last sequence check is recent."""
+        last = self.last_check
+        # Two intervals and some slack: a busy process's thread may be scheduled late.
+        return self.connected.is_set() and last is not None and self.clock() - last <= 2 * self.check_seconds + 2.0
+
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
                 self._listen()
             except Exception as exc:  # noqa: BLE001 - any failure means: reconnect after a pause
+                # Dropped once, when the connection is lost; while it stays down new L1 values
+                # live one check interval (is_coherent() is False), so failed attempts drop nothing.
+                was_connected = self.connected.is_set()
                 self.connected.clear()
-                self._disconnected()
+                self.attempted.set()
+                if was_connected:
+                    self._drop("disconnected")
                 if not self._outage_logged:
                     logger.warning("cachecore: invalidation subscriber lost Redis (%s); reconnecting", exc)
                     self._outage_logged = True
@@ -145,42 +230,71 @@ class Subscriber:
             self._stop.wait(self._backoff.next())
 
     def _listen(self) -> None:
-        self._pubsub = self._client_factory().pubsub(ignore_subscribe_messages=False)
+        client = self._client_factory()
+        self._pubsub = client.pubsub(ignore_subscribe_messages=False)
         self._pubsub.subscribe(self.channel)
-        idle = 0.0
         while not self._stop.is_set():
             message = self._pubsub.get_message(timeout=self.poll_seconds)
-            if message is None:
-                idle += self.poll_seconds
-                if idle >= self.ping_seconds:  # a half-open connection shows up as an error here
-                    self._pubsub.ping()
-                    idle = 0.0
-                continue
-            idle = 0.0
-            kind = message.get("type")
-            if kind == "subscribe":
-                self._connected()
-            elif kind == "message":
-                self.events += 1
-                self._on_event(message["data"])
+            if message is not None:
+                kind = message.get("type")
+                if kind == "subscribe":
+                    self._connected(client)
+                elif kind == "message":
+                    self._message(message["data"])
+            if self.connected.is_set() and (
+                self.last_check is None or self.clock() - self.last_check >= self.check_seconds
+            ):
+                # The counter read goes over the regular connection: a dead server shows up here too.
+                self._check(_read_counter(client, self.channel))
+                self._pubsub.ping()
 
-    def _connected(self) -> None:
+    def _connected(self, client) -> None:
+        # Subscribed first, counter read second: every message numbered above it will arrive.
         # Events published while we were not subscribed are gone: drop everything we hold.
-        self._on_connect()
+        counter = _read_counter(client, self.channel)
+        self.last_seq = counter
+        self._previous_counter = counter
+        self.last_check = self.clock()
+        self._drop("connect")
         self.connects += 1
         self._backoff.reset()
         if self._outage_logged:
             logger.warning("cachecore: invalidation subscriber reconnected; local L1 dropped")
         self._outage_logged = False
         self.connected.set()
+        self.attempted.set()
 
-    def _disconnected(self) -> None:
-        # From now on other processes' events are lost (for as long as the outage lasts, while
-        # L1 hits never touch Redis): drop L1 now rather than only after reconnecting.
+    def _message(self, raw) -> None:
+        self.events += 1
+        seq, body = decode_message(raw)
+        if seq is not None:
+            last = self.last_seq
+            if last is not None and seq > last + 1:
+                self._drop("gap")  # a message numbered in between never reached us
+            if last is None or seq > last:
+                self.last_seq = seq
+        self._on_event(body)
+
+    def _check(self, counter: int) -> None:
+        """Compare the counter with what was received; drop L1 when a message must have been lost."""
+        last = self.last_seq or 0
+        if counter < last:
+            # The counter went backwards: Redis restarted or was flushed; anything may be missed.
+            self._drop("reset")
+            self.last_seq = counter
+        elif self._previous_counter is not None and last < self._previous_counter:
+            # Messages numbered up to the previous reading had a whole interval to arrive.
+            self._drop("lost")
+            self.last_seq = self._previous_counter
+        self._previous_counter = counter
+        self.last_check = self.clock()
+
+    def _drop(self, reason: str) -> None:
+        self.drops[reason] = self.drops.get(reason, 0) + 1
         try:
-            self._on_disconnect()
+            self._on_drop()
         except Exception:  # noqa: BLE001 - the thread must survive to reconnect
-            logger.exception("cachecore: dropping L1 after losing the invalidation channel failed")
+            logger.exception("cachecore: dropping L1 (%s) failed", reason)
 
     def _close(self) -> None:
         pubsub, self._pubsub = self._pubsub, None
@@ -191,7 +305,12 @@ class Subscriber:
                 logger.debug("cachecore: closing the subscriber connection failed", exc_info=True)
 
 
-FIRST_CONNECT_WAIT = 0.5
+def _read_counter(client, channel: str) -> int:
+    value = client.get(sequence_key(channel))
+    return int(value) if value is not None else 0
+
+
+FIRST_CONNECT_WAIT = 2.0
 _subscriber: Subscriber | None = None
 _subscriber_pid: int | None = None
 _lock = threading.Lock()
@@ -210,7 +329,7 @@ def ensure_started() -> Subscriber | None:
                 _subscriber = Subscriber(redis_client, settings.CACHECORE_CHANNEL).start()
                 # Wait (once per process, briefly) for the subscription, so its L1 drop on connect
                 # happens before this process fills L1 rather than in the middle of its first requests.
-                _subscriber.connected.wait(FIRST_CONNECT_WAIT)
+                _subscriber.attempted.wait(FIRST_CONNECT_WAIT)
             _subscriber_pid = os.getpid()
     return _subscriber
 
@@ -221,11 +340,11 @@ def subscriber() -> Subscriber | None:
 
 
 def is_coherent() -> bool:
-    """Return whether L1 may be trusted across processes (single process, or subscribed)."""
+    """Return whether L1 may be trusted across processes (single process, or subscribed and checked)."""
     if redis_client() is None:
         return True
     sub = subscriber()
-    return sub is not None and sub.connected.is_set()
+    return sub is not None and sub.is_current()
 
 
 def info() -> dict:
@@ -237,6 +356,8 @@ def info() -> dict:
         "connected": bool(sub and sub.connected.is_set()),
         "connects": sub.connects if sub else 0,
         "events": sub.events if sub else 0,
+        "last_seq": sub.last_seq if sub else None,
+        "drops": dict(sub.drops) if sub else {},
         "channel": settings.CACHECORE_CHANNEL,
     }
 

@@ -34,6 +34,21 @@ DEFAULTS = {
     "CACHECORE_MAX_WAIT_SECONDS": 10.0,
     "CACHECORE_PREWARM_ON_START": False,
     "CACHECORE_CHANNEL": "cachecore:invalidate",
+    # The relay applying the invalidation outbox: a background thread in every process that uses
+    # the cache (off: only `manage.py cache_relay` applies rows), its poll interval when nothing
+    # wakes it, the rows it reads per pass, how long a relay's lease on rows lasts (a relay that
+    # dies delays its rows by at most this), and whether it LISTENs for NOTIFY on PostgreSQL.
+    "CACHECORE_RELAY_THREAD": True,
+    "CACHECORE_RELAY_POLL_SECONDS": 1.0,
+    "CACHECORE_RELAY_BATCH": 1000,
+    "CACHECORE_RELAY_LEASE_SECONDS": 30.0,
+    "CACHECORE_RELAY_LISTEN": True,
+    # L1 coherence: how often a subscriber compares the eviction counter with what it received
+    # (a lost message is noticed within two checks); also the longest L1 lifetime of a value
+    # while the subscriber is not connected.
+    "CACHECORE_COHERENCE_CHECK_SECONDS": 0.5,
+    # The last-resort ceiling of every L1 entry's lifetime, whatever the namespace says.
+    "CACHECORE_L1_MAX_TTL": 300.0,
 }
 
 

@@ -12,7 +12,6 @@ bump of an outage and the per-process local-memory L2 of the embedded default.
 """
 
 import secrets
-import threading
 
 from cachecore import tiers
 from cachecore.keys import EPOCH_KEY, Generations, generation_key, value_key
@@ -72,31 +71,64 @@ def current_generations(namespace: str, scope: str | None = None) -> Generations
 
 
 def reset() -> None:
-    """Forget the generations this process saw last and lost durable bumps (tests)."""
+    """Forget the generations this process saw last (tests)."""
     _last_seen.clear()
-    with _lost_lock:
-        _lost_durable.clear()
 
 
-def bump_generation(namespace: str, scope: str | None = None) -> str | None:
-    """Retire every cached value of a namespace (or one scope) in this process, the database and L2.
+class BumpFailed(Exception):
+    """A generation could not be replaced in one of its stores; the invalidation must be retried."""
 
-    A persistent namespace's durable token (which L3 rows are checked against) is replaced first,
-    then the L2 generation. Returns the new L2 token, or None when a step was lost: an L2 failure
-    forces the L2 breaker open (its recovery bumps the epoch); a database failure forces the L3
-    breaker open and the durable bump is replayed when L3 recovers (L3 is not read meanwhile).
+
+def bump_durable(namespace: str, scope: str | None = None) -> None:
+    """Replace the durable (L3) token of a persistent namespace or scope and delete its rows.
+
+    Runs in its own autocommitted statements before the L2 bump: a process that sees the new L2
+    generation must also see the new durable token, or it could serve an old L3 row and write it
+    back into L2 under the new generation. Raises BumpFailed when the database is unreachable
+    (the L3 breaker is forced open, so L3 is not read until it recovers).
+    """
+    if not _is_persistent(namespace):
+        return
+    try:
+        tiers.l3_bump_generation(namespace, scope, new_token())
+    except tiers.TierUnavailable as exc:
+        tiers.l3_breaker.force_open(f"durable generation bump of {namespace!r} failed")
+        raise BumpFailed(f"durable generation of {namespace!r}: {exc}") from exc
+    tiers.l3_delete(namespace, scope)  # clean-up only: the token bump already retired the rows
+
+
+def bump_l2(namespace: str, scope: str | None = None) -> str:
+    """Replace the L2 generation of a namespace or scope; return the new token.
+
+    When Redis refuses the write (full with ``noeviction``, a stall) the old generation is deleted
+    instead: a reader then creates a fresh token, or finds L2 unusable and skips it. Raises
+    BumpFailed when neither worked (the L2 breaker is forced open; its recovery bumps the epoch).
     """
     tiers.l1_evict(namespace, scope)
     token = new_token()
-    complete = _bump_durable(namespace, scope, token) if _is_persistent(namespace) else True
+    key = generation_key(namespace, scope)
     try:
-        tiers.l2_set(generation_key(namespace, scope), token, None if scope is None else tiers.storage_ttl(None))
-    except tiers.TierUnavailable:
-        tiers.l2_breaker.force_open(f"generation bump of {namespace!r} lost")
-        complete = False
+        tiers.l2_set(key, token, None if scope is None else tiers.storage_ttl(None))
+    except tiers.TierUnavailable as exc:
+        try:
+            tiers.l2_delete(key)
+        except tiers.TierUnavailable:
+            tiers.l2_breaker.force_open(f"generation bump of {namespace!r} failed")
+            raise BumpFailed(f"L2 generation of {namespace!r}: {exc}") from exc
+        token = ""
     # Evict again: a computation that read the old generation while we were writing is fenced out.
     tiers.l1_evict(namespace, scope)
-    return token if complete else None
+    return token
+
+
+def bump_generation(namespace: str, scope: str | None = None) -> str:
+    """Retire every cached value of a namespace (or one scope): durable token first, then L2.
+
+    Returns the new L2 token ("" when the old one could only be deleted); raises BumpFailed.
+    """
+    tiers.l1_evict(namespace, scope)
+    bump_durable(namespace, scope)
+    return bump_l2(namespace, scope)
 
 
 def _is_persistent(namespace: str) -> bool:
@@ -104,43 +136,6 @@ def _is_persistent(namespace: str) -> bool:
         return get_namespace(namespace).persistent
     except LookupError:
         return True  # declared by another process only: its rows may exist, so bump to be safe
-
-
-_lost_durable: set[tuple[str, str | None]] = set()
-_lost_lock = threading.Lock()
-
-
-def _bump_durable(namespace: str, scope: str | None, token: str) -> bool:
-    try:
-        tiers.l3_bump_generation(namespace, scope, token)
-    except tiers.TierUnavailable:
-        with _lost_lock:
-            _lost_durable.add((namespace, scope))
-        tiers.l3_breaker.force_open(f"durable generation bump of {namespace!r} lost")
-        return False
-    return True
-
-
-def _replay_lost_durable_bumps() -> None:
-    # L3 is reachable again: redo the durable bumps (and row deletions) an outage swallowed, so a
-    # row written before the lost invalidation is never served.
-    with _lost_lock:
-        lost = list(_lost_durable)
-        _lost_durable.clear()
-    for namespace, scope in lost:
-        try:
-            tiers.l3_bump_generation(namespace, scope, new_token())
-        except tiers.TierUnavailable:
-            with _lost_lock:
-                _lost_durable.add((namespace, scope))
-            continue
-        tiers.l3_delete(namespace, scope)
-
-
-def lost_durable_bumps() -> list[tuple[str, str | None]]:
-    """Return the durable bumps waiting for L3 to recover (stats, tests)."""
-    with _lost_lock:
-        return sorted(_lost_durable, key=lambda pair: (pair[0], pair[1] or ""))
 
 
 def bump_epoch() -> str | None:
@@ -160,4 +155,3 @@ def _after_l2_outage() -> None:
 
 
 tiers.l2_breaker.add_recovery_listener(_after_l2_outage)
-tiers.l3_breaker.add_recovery_listener(_replay_lost_durable_bumps)

@@ -1,205 +1,132 @@
-"""Debounced, commit-aware invalidation and the registry of model -> namespaces.
+"""Commit-aware invalidation: the registry of model -> namespaces, and recording into the outbox.
 
-A write schedules ``(namespace, scope)`` through ``transaction.on_commit`` (nothing for a rolled
-back transaction); at commit it goes into the process-wide Debouncer, which fires one
-invalidation per key after a trailing delay bounded by a max wait. Firing bumps the generation
-in L2, deletes the namespace's L3 rows, evicts local L1 and publishes an event so every other
-process evicts its L1 too. A failing step is counted and logged, never raised into the writer.
+A write records ``(namespace, scope)`` in the outbox table inside its own transaction (one row per
+key and transaction; nothing for a rollback), by the signal receivers, by the queryset-level writes
+of ``InvalidatingQuerySet`` (installed on every watched model's default manager), by
+``bulk_invalidation`` and by ``invalidate()``; the PostgreSQL triggers record raw SQL writes the
+same way. At commit the local relay is woken (or, for a namespace without debounce, the row is
+applied at once by the committing thread); any relay in any process applies rows that are left.
+See ``cachecore.relay`` for how rows are applied and ``docs/cachecore-invalidation.md`` for the
+guarantee.
 """
 
 import atexit
 import logging
-import threading
-from collections.abc import Callable, Iterable
 from contextlib import contextmanager
-from dataclasses import dataclass
 
-from django.db import connections, models, transaction
+from django.db import models, transaction
+from django.db.models.signals import post_delete
 
-from cachecore import coherence, generations, stats, testing, tiers
-from cachecore.conf import settings
-from cachecore.debounce import Debouncer
+from cachecore import coherence, debounce, outbox, relay, stats, testing
 from cachecore.namespaces import all_namespaces, get_namespace
+from cachecore.watches import (  # noqa: F401 - re-exported: the registry is part of this API
+    Watch,
+    namespaces_for_model,
+    timing,
+    unwatch_model,
+    watch_model,
+    watched_models,
+    watched_tables,
+    watches_for,
+)
 
 logger = logging.getLogger(__name__)
 
-ScopeFn = Callable[[models.Model], "str | Iterable[str] | None"]
+# -- recording ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Watch:
-    """Namespaces to invalidate when a row of one model changes, and how to scope them."""
-
-    namespaces: tuple[str, ...]
-    scope: ScopeFn | None = None
-
-
-_watches: dict[type[models.Model], list[Watch]] = {}
-_registry_lock = threading.Lock()
-
-
-# -- registry ----------------------------------------------------------------------------------
-
-
-def watch_model(model, namespaces: str | Iterable[str], scope: ScopeFn | None = None) -> Watch:
-    """Invalidate ``namespaces`` when a row of ``model`` is saved, deleted or its m2m changes.
-
-    ``scope(instance)`` may return a scope string, several, or None (the whole namespace). Call it
-    from an AppConfig.ready(); registering the same watch twice is a no-op. The receivers are
-    connected for this model (and its proxies) only, so other models keep Django's fast delete.
-    """
-    if isinstance(model, str):
-        from django.apps import apps
-
-        model = apps.get_model(model)
-    if isinstance(namespaces, str):
-        namespaces = (namespaces,)
-    watch = Watch(tuple(namespaces), scope)
-    if not watch.namespaces:
-        raise ValueError(f"watch_model({model.__name__}) needs at least one namespace")
-    with _registry_lock:
-        watches = _watches.setdefault(model, [])
-        if watch not in watches:
-            watches.append(watch)
-    _sync_receivers(model)
-    return watch
-
-
-def unwatch_model(model, namespaces: str | Iterable[str] | None = None) -> None:
-    """Forget the watches of ``model`` (all, or those naming ``namespaces``); for tests."""
-    names = {namespaces} if isinstance(namespaces, str) else set(namespaces or ())
-    with _registry_lock:
-        kept = [w for w in _watches.get(model, []) if names and not names.intersection(w.namespaces)]
-        if kept:
-            _watches[model] = kept
-        else:
-            _watches.pop(model, None)
-    _sync_receivers(model)
-
-
-def _sync_receivers(model) -> None:
-    # Receivers are connected per watched model (see cachecore.signals), at once: watch_model()
-    # may run before or after cachecore's ready().
-    from cachecore import signals
-
-    signals.sync_model_receivers(model)
-
-
-def watches_for(model) -> tuple[Watch, ...]:
-    """Return the watches of ``model`` (a proxy model shares its concrete model's watches)."""
-    found = _watches.get(model, ())
-    concrete = getattr(getattr(model, "_meta", None), "concrete_model", model)
-    if concrete is not model:
-        found = (*found, *_watches.get(concrete, ()))
-    return tuple(found)
-
-
-def watched_models() -> dict[type[models.Model], tuple[Watch, ...]]:
-    """Return every watched model with its watches."""
-    with _registry_lock:
-        return {model: tuple(watches) for model, watches in _watches.items()}
-
-
-def namespaces_for_model(model) -> tuple[str, ...]:
-    """Return the namespaces invalidated by writes to ``model``, in registration order."""
-    return tuple(dict.fromkeys(ns for w in watches_for(model) for ns in w.namespaces))
-
-
-def watched_tables() -> dict[str, tuple[str, ...]]:
-    """Return database table -> namespaces for every watched model (the listener's map)."""
-    tables: dict[str, dict[str, None]] = {}
-    for model, watches in watched_models().items():
-        target = tables.setdefault(model._meta.db_table, {})
-        for watch in watches:
-            target.update(dict.fromkeys(watch.namespaces))
-    return {table: tuple(names) for table, names in tables.items()}
-
-
-# -- scheduling --------------------------------------------------------------------------------
+def _check_scope(namespace: str, scope: str | None) -> None:
+    ns = get_namespace(namespace)  # an unknown namespace is a programming error: fail loudly here
+    if scope is None:
+        return
+    if not isinstance(scope, str) or not scope:
+        raise ValueError(f"scope must be None (the whole namespace) or a non-empty string, got {scope!r}")
+    if ns.scope is None:
+        raise ValueError(
+            f"scope={scope!r}: cache namespace {namespace!r} is declared without scope=, so its values are "
+            "not kept per scope; invalidate the whole namespace (scope=None) or declare a scope function"
+        )
 
 
 def invalidate(namespace: str, scope: str | None = None, *, source: str = "api", using: str | None = None) -> None:
-    """Invalidate ``namespace`` (or one scope of it) once the current transaction commits."""
-    get_namespace(namespace)  # an unknown namespace is a programming error: fail loudly here
-    _schedule(namespace, scope, source, using)
+    """Invalidate ``namespace`` (or one scope of it) once the current transaction commits.
+
+    The invalidation is recorded in the outbox in the current transaction: a rollback drops it, a
+    commit makes it durable whatever happens to this process afterwards.
+    """
+    _check_scope(namespace, scope)
+    _record(namespace, scope, source, using)
 
 
-def enqueue(namespace: str, scope: str | None = None, *, source: str = "listener") -> None:
-    """Feed the debouncer directly: the change is already committed (NOTIFY, another process)."""
-    get_debouncer().add(namespace, scope, source)
+def invalidate_now(namespace: str, scope: str | None = None, *, source: str = "api") -> bool:
+    """Invalidate ``namespace`` (or one scope of it) now, without debounce; return True when applied.
 
-
-def invalidate_now(namespace: str, scope: str | None = None, *, source: str = "api") -> None:
-    """Invalidate ``namespace`` (or one scope of it) now: no debounce, no waiting for a commit."""
-    get_namespace(namespace)
-    get_debouncer().cancel(namespace, scope)  # this invalidation covers a pending one
-    fire(namespace, scope, (source,))
+    Inside a transaction the key is applied at once (its durable token in a savepoint of the
+    transaction), and recorded to be applied again right after the commit: until the commit,
+    other processes read the old data and may cache it under the new generations; the second
+    application retires that. When a tier cannot be reached the invalidation is recorded in the
+    outbox, a relay retries it, and False is returned.
+    """
+    _check_scope(namespace, scope)
     if transaction.get_connection().in_atomic_block:
-        # The transaction's writes (and a durable bump made in it) are invisible to others until
-        # it commits: a reader in between computes from the old data under the new generation.
-        # Fire once more at commit (nothing for a rollback: the first firing was enough).
-        transaction.on_commit(_OnCommitNow(namespace, scope, source), robust=True)
+        _record(namespace, scope, source, None, immediate=True)
+        return relay.apply_key(namespace, scope, sources=(source,))
+    # Rows of the same key committed before this point are covered by this application: delete
+    # them after it (never rows committed later: they were not in this snapshot).
+    covered = outbox.pending_ids(namespace, scope)
+    if relay.apply_key(namespace, scope, sources=(source,)):
+        outbox.delete(covered)
+        return True
+    _record(namespace, scope, source, None)  # kept for the relay to retry
+    return False
 
 
 def invalidate_all(*, source: str = "api") -> list[str]:
-    """Invalidate every registered namespace now; return their names."""
-    names = [ns.name for ns in all_namespaces()]
-    for name in names:
-        invalidate_now(name, source=source)
-    return names
+    """Invalidate every registered namespace now; return the names of those fully applied.
+
+    A namespace that could not be applied at once is recorded for the relay to retry.
+    """
+    return [ns.name for ns in all_namespaces() if invalidate_now(ns.name, source=source)]
 
 
 def info() -> dict:
-    """Return the pending invalidations and the watch registry's size, for stats and health pages."""
-    pending = get_debouncer().pending()
+    """Return the outbox's pending rows and oldest age, the relay's and the L1 coherence's state.
+
+    ``pending`` and ``oldest_age_seconds`` are None when the database cannot be read.
+    """
+    try:
+        pending = outbox.status()
+    except Exception:  # noqa: BLE001 - the database may be down; health pages still answer
+        logger.debug("cachecore: outbox status unavailable", exc_info=True)
+        pending = {"pending": None, "oldest_age_seconds": None}
     return {
-        "pending": len(pending),
-        "pending_namespaces": sorted({namespace for namespace, _ in pending}),
+        **pending,
+        "relay": relay.thread_info(),
+        "coherence": coherence.info(),
         "watched_models": len(watched_models()),
     }
 
 
 def flush_pending() -> int:
-    """Fire every pending debounced invalidation now; return how many fired."""
-    return get_debouncer().flush()
+    """Apply every pending invalidation now (not waiting for debounce); return how many keys were applied."""
+    return relay.get_relay().drain()
 
 
-class _OnCommit:
-    """The on_commit callback of one (namespace, scope); recognisable so a transaction queues it once."""
-
-    __slots__ = ("namespace", "scope", "source")
-
-    def __init__(self, namespace: str, scope: str | None, source: str):
-        self.namespace, self.scope, self.source = namespace, scope, source
-
-    def __call__(self) -> None:
-        get_debouncer().add(self.namespace, self.scope, self.source)
+def _record(namespace: str, scope: str | None, source: str, using: str | None, *, immediate: bool = False) -> None:
+    outbox.record(namespace, scope, source, using=using, immediate=immediate, on_commit=_committed)
 
 
-class _OnCommitNow(_OnCommit):
-    """The second firing of an ``invalidate_now`` made inside a transaction, at its commit."""
-
-    __slots__ = ()
-
-    def __call__(self) -> None:
-        fire(self.namespace, self.scope, (self.source,))
-
-
-def _schedule(namespace: str, scope: str | None, source: str, using: str | None) -> None:
-    conn = transaction.get_connection(using)
-    if conn.in_atomic_block and _already_queued(conn, namespace, scope):
-        return
-    transaction.on_commit(_OnCommit(namespace, scope, source), using=using, robust=True)
-
-
-def _already_queued(conn, namespace: str, scope: str | None) -> bool:
-    # A callback still in run_on_commit survives exactly when the current write survives: its
-    # savepoints are either ancestors of the current one (a rollback drops both) or released.
-    # So 1,000 saves in one transaction queue one callback, not 1,000.
-    for _sids, func, *_ in conn.run_on_commit:
-        if isinstance(func, _OnCommit) and func.namespace == namespace and func.scope == scope:
-            return True
-    return False
+def _committed(marker) -> None:
+    # Runs after the writer's commit, in the writer's thread. A namespace without debounce (or an
+    # invalidate_now) is applied here and now; the others are coalesced by the relay.
+    if marker.immediate or timing(marker.namespace)[0] <= 0:
+        item = debounce.Item(marker.row_id, 0.0, "commit", ((marker.namespace, marker.scope or None),))
+        try:
+            if relay.get_relay().apply_rows([item]):
+                return
+        except Exception:  # noqa: BLE001 - the row is durable: the relay retries it
+            logger.warning("cachecore: applying an invalidation at commit failed", exc_info=True)
+    relay.wake()
 
 
 # -- bulk writes -------------------------------------------------------------------------------
@@ -209,17 +136,21 @@ def _already_queued(conn, namespace: str, scope: str | None) -> bool:
 def bulk_invalidation(*targets, scope: str | None = None, source: str = "bulk", using: str | None = None):
     """Invalidate the given namespaces (or models' watched namespaces) once, when the block exits.
 
+    The outbox row is written when the block exits, in the block's transaction (or autocommitted).
+
     For ``QuerySet.update()``, ``bulk_create()``, raw SQL. The invalidation is scheduled even when
     the block raises: outside a transaction its earlier statements are already committed, inside
-    one ``on_commit`` drops it with the rollback. An extra invalidation is harmless; a missing one
+    one the rollback drops the outbox row with the writes. An extra invalidation is harmless; a missing one
     serves stale data.
     """
     names = _resolve_targets(targets)
+    for name in names:
+        _check_scope(name, scope)
     try:
         yield names
     finally:
         for name in names:
-            _schedule(name, scope, source, using)
+            _record(name, scope, source, using)
 
 
 def _resolve_targets(targets) -> tuple[str, ...]:
@@ -233,28 +164,81 @@ def _resolve_targets(targets) -> tuple[str, ...]:
     return tuple(names)
 
 
+# Above this many rows a scoped queryset update() invalidates whole namespaces instead of
+# loading every row to find its scopes.
+SCOPED_UPDATE_LIMIT = 1000
+
+
 class InvalidatingQuerySet(models.QuerySet):
-    """A QuerySet whose bulk writes invalidate the model's watched namespaces (no signals needed)."""
+    """A QuerySet whose bulk writes record the model's watched namespaces (no signals needed).
+
+    Watches with a scope function get the scopes of the written rows (the objects passed to
+    ``bulk_create``/``bulk_update``; for ``update()`` the matching rows, read before and after),
+    so a bulk write to one user's rows does not invalidate every user's values.
+    """
 
     def update(self, **kwargs):
-        with bulk_invalidation(self.model, using=self.db):
-            return super().update(**kwargs)
+        if not _scoped_watches(self.model):
+            with bulk_invalidation(self.model, using=self.db):
+                return super().update(**kwargs)
+        with transaction.atomic(using=self.db):
+            before = list(self.all()[: SCOPED_UPDATE_LIMIT + 1])
+            try:
+                count = super().update(**kwargs)
+            finally:
+                # Recorded even when the update fails: a rollback drops the rows with it.
+                if len(before) > SCOPED_UPDATE_LIMIT:
+                    _record_models(self.model, self.db)
+                else:
+                    after = list(self.model._base_manager.using(self.db).filter(pk__in=[o.pk for o in before]))
+                    _record_instances(self.model, before + after, self.db)
+            if count > len(before):  # rows inserted concurrently matched too: be safe
+                _record_models(self.model, self.db)
+            return count
 
     def bulk_create(self, objs, *args, **kwargs):
-        with bulk_invalidation(self.model, using=self.db):
+        objs = list(objs)
+        try:
             return super().bulk_create(objs, *args, **kwargs)
+        finally:
+            _record_instances(self.model, objs, self.db)
 
     def bulk_update(self, objs, fields, *args, **kwargs):
-        with bulk_invalidation(self.model, using=self.db):
+        objs = list(objs)
+        try:
             return super().bulk_update(objs, fields, *args, **kwargs)
+        finally:
+            _record_instances(self.model, objs, self.db)
 
     def delete(self):
-        # A fast delete sends no post_delete signals, so the queryset schedules it itself.
+        if post_delete.has_listeners(self.model):
+            return super().delete()  # no fast delete: every row's post_delete records its scopes
         with bulk_invalidation(self.model, using=self.db):
             return super().delete()
 
     update.alters_data = bulk_create.alters_data = bulk_update.alters_data = delete.alters_data = True
     delete.queryset_only = True  # as in QuerySet: a manager has no delete()
+
+
+def _scoped_watches(model) -> bool:
+    return any(watch.scope is not None for watch in watches_for(model))
+
+
+def _record_models(model, using) -> None:
+    outbox.record_many(
+        [(name, None) for name in namespaces_for_model(model)], "bulk", using=using, on_commit=_committed
+    )
+
+
+def _record_instances(model, instances, using) -> None:
+    if not instances:
+        return  # nothing was written
+    keys: dict[tuple[str, str | None], None] = {}
+    for watch in watches_for(model):
+        scopes = {scope for instance in instances for scope in _scopes(watch, instance)}
+        for name in watch.namespaces:
+            keys.update(dict.fromkeys((name, scope) for scope in scopes))
+    outbox.record_many(list(keys), "bulk", using=using, on_commit=_committed)
 
 
 InvalidatingManager = models.Manager.from_queryset(InvalidatingQuerySet)
@@ -264,23 +248,27 @@ InvalidatingManager = models.Manager.from_queryset(InvalidatingQuerySet)
 
 
 def on_save_or_delete(sender, instance, using=None, **kwargs) -> None:
-    """Schedule the namespaces watching ``sender`` for a saved or deleted row."""
-    for watch in watches_for(sender):
-        for scope in _scopes(watch, instance):
-            for name in watch.namespaces:
-                _schedule_quietly(name, scope, using)
+    """Record the namespaces watching ``sender`` for a saved or deleted row (one INSERT for all)."""
+    keys = {
+        (name, scope): None
+        for watch in watches_for(sender)
+        for scope in _scopes(watch, instance)
+        for name in watch.namespaces
+    }
+    if keys:
+        _record_quietly(list(keys), using)
 
 
 def on_m2m_changed(sender, instance, action, model=None, using=None, **kwargs) -> None:
-    """Schedule the namespaces watching either side (or the through model) of a changed m2m."""
+    """Record the namespaces watching either side (or the through model) of a changed m2m."""
     if action not in ("post_add", "post_remove", "post_clear"):
         return
     on_save_or_delete(type(instance), instance, using=using)
     # The other side's rows are only known by pk here: reading them would query the database, so
     # their namespaces are invalidated whole.
-    for related in (model, sender):
-        for name in namespaces_for_model(related) if related is not None else ():
-            _schedule_quietly(name, None, using)
+    names = {name: None for related in (model, sender) if related is not None for name in namespaces_for_model(related)}
+    if names:
+        _record_quietly([(name, None) for name in names], using)
 
 
 def _scopes(watch: Watch, instance) -> tuple[str | None, ...]:
@@ -299,100 +287,28 @@ def _scopes(watch: Watch, instance) -> tuple[str | None, ...]:
     return scopes
 
 
-def _schedule_quietly(name: str, scope: str | None, using: str | None) -> None:
+def _record_quietly(keys: list[tuple[str, str | None]], using: str | None) -> None:
     try:
-        _schedule(name, scope, "signal", using)
-    except Exception:  # a receiver must never break the write that triggered it
-        logger.exception("cachecore: could not schedule invalidation of %s", name)
-        stats.record_invalidation_failure(name)
-
-
-# -- firing ------------------------------------------------------------------------------------
-
-
-def fire(namespace: str, scope: str | None, sources: tuple[str, ...]) -> bool:
-    """Perform one invalidation on every tier and tell other processes; return True on success."""
-    failed: list[str] = []
-    # Each step runs even when an earlier one failed: with Redis down, L3 and L1 still go.
-    generation = _step(failed, "generation", generations.bump_generation, namespace, scope)
-    if generation is None and "generation" not in failed:
-        failed.append("generation")  # L2 unreachable: keys forced its breaker open; recovery bumps the epoch
-    if _is_persistent(namespace):
-        _step(failed, "l3", tiers.l3_delete, namespace, scope)
-    _step(failed, "l1", tiers.l1_evict, namespace, scope)
-    _step(failed, "publish", coherence.publish, namespace, scope, generation)
-    stats.record_invalidation(namespace, sources[0] if sources else "unknown")
-    if failed:
-        logger.warning("cachecore: invalidation of %s (scope %s) incomplete: %s failed", namespace, scope, failed)
-        stats.record_invalidation_failure(namespace)
-    return not failed
-
-
-def _step(failed: list[str], name: str, fn, *args):
-    try:
-        return fn(*args)
-    except tiers.TierUnavailable as exc:  # an outage the tier already counted and logged
-        logger.debug("cachecore: invalidation step %s skipped: %s", name, exc)
+        outbox.record_many(keys, "signal", using=using, on_commit=_committed)
     except Exception:
-        logger.exception("cachecore: invalidation step %s failed", name)
-    failed.append(name)
-    return None
+        logger.exception("cachecore: could not record the invalidation of %s", sorted({n for n, _ in keys}))
+        for name in {name for name, _ in keys}:
+            stats.record_invalidation_failure(name)
+        # Inside a transaction the failed INSERT has broken it: let the write fail with it rather
+        # than commit a change whose invalidation is lost. An autocommitted write is already
+        # committed: raising would only hide that it succeeded.
+        if transaction.get_connection(using).in_atomic_block:
+            raise
 
 
-def _is_persistent(namespace: str) -> bool:
-    try:
-        return get_namespace(namespace).persistent
-    except LookupError:
-        return True  # unknown here (another process declared it): delete to be safe
-
-
-def timing(namespace: str) -> tuple[float, float]:
-    """Return (trailing delay, max wait) for ``namespace``: its own values or the settings."""
-    try:
-        ns = get_namespace(namespace)
-    except LookupError:
-        ns = None
-    delay = ns.debounce if ns is not None and ns.debounce is not None else settings.CACHECORE_DEBOUNCE_SECONDS
-    max_wait = ns.max_wait if ns is not None and ns.max_wait is not None else settings.CACHECORE_MAX_WAIT_SECONDS
-    return float(delay), float(max_wait)
-
-
-# -- the process-wide debouncer ----------------------------------------------------------------
-
-_debouncer: Debouncer | None = None
-_debouncer_lock = threading.Lock()
-
-
-def get_debouncer() -> Debouncer:
-    """Return the process-wide Debouncer, creating it (and its exit flush) on first use."""
-    global _debouncer
-    if _debouncer is None:
-        with _debouncer_lock:
-            if _debouncer is None:
-                _debouncer = Debouncer(fire, timing, after_batch=_close_thread_connections)
-                atexit.register(_flush_at_exit)
-    return _debouncer
-
-
-def _close_thread_connections() -> None:
-    # The timer thread's database connections are its own; return them after each batch.
-    connections.close_all()
-
-
-def _flush_at_exit() -> None:
-    if _debouncer is None:
-        return
-    try:
-        fired = _debouncer.flush()
-        if fired:
-            logger.info("cachecore: flushed %d pending invalidation(s) at exit", fired)
-    except Exception:
-        logger.exception("cachecore: flushing pending invalidations at exit failed")
+def staleness_bound(namespace: str) -> float:
+    """Return the bound in seconds within which a committed write is visible in every process."""
+    return relay.staleness_bound(namespace)
 
 
 def _reset() -> None:
-    if _debouncer is not None:
-        _debouncer.discard()
+    relay.set_manual(True)
 
 
 testing.register_reset(_reset)
+atexit.register(relay.flush_at_exit)

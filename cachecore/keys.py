@@ -48,6 +48,9 @@ def _normalise(value, name: str):
             return repr(value)  # "nan", "inf", "-inf": JSON has no such numbers (orjson writes null)
         return int(value) if value.is_integer() else value
     if isinstance(value, decimal.Decimal):
+        if not value.is_finite():
+            # Decimal("NaN") must not collide with None, nor Infinity raise: a distinct string.
+            return f"decimal:{'-' if value.is_signed() else ''}{'inf' if value.is_infinite() else 'nan'}"
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
@@ -78,6 +81,8 @@ def _sorted_unique(values: list) -> list:
 
 def canonical_params(ns: Namespace, params: dict) -> dict:
     """Return the whitelisted, type-normalised parameters (absent ones as None); reject unknown names."""
+    if not isinstance(params, dict):
+        raise TypeError(f"params of cache namespace {ns.name!r} must be a dict, got {type(params).__name__}")
     if not ns.param_set.issuperset(params):
         unknown = set(params) - ns.param_set
         raise TypeError(f"Unknown cache parameter(s) {sorted(unknown)} for namespace {ns.name!r}; allowed: {ns.params}")

@@ -56,3 +56,37 @@ class CacheGeneration(models.Model):
 
     def __str__(self):
         return f"{self.namespace}:{self.scope or '*'}={self.token}"
+
+
+class InvalidationOutbox(models.Model):
+    """One invalidation recorded in the writer's own transaction, waiting for a relay to apply it.
+
+    A row names either a namespace (and a scope, "" for the whole namespace) written by the
+    engine's receivers and ``invalidate()``, or a database table (``table``) written by the
+    PostgreSQL trigger for writes that bypass the ORM; the relay maps a table to the namespaces
+    watching it. A rolled-back transaction leaves no row; a committed one keeps its row until a
+    relay has applied it (generation bumped, eviction published), whatever happens to the writer.
+    """
+
+    namespace = models.CharField(max_length=100, blank=True, default="")
+    scope = models.CharField(max_length=200, blank=True, default="")
+    table = models.CharField(max_length=100, blank=True, default="")
+    source = models.CharField(max_length=30, blank=True, default="")
+    created_at = models.DateTimeField()
+    # The writer's transaction id (trigger rows only): one row per table and transaction.
+    txid = models.BigIntegerField(null=True, blank=True)
+    # A relay's lease while it applies the row (see cachecore.outbox.claim).
+    claimed_by = models.CharField(max_length=60, blank=True, default="")
+    claimed_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "pending invalidation"
+        verbose_name_plural = "pending invalidations"
+        indexes = [
+            models.Index(fields=["created_at"], name="cacheoutbox_created_idx"),
+            models.Index(fields=["txid", "table"], name="cacheoutbox_txid_idx"),
+        ]
+
+    def __str__(self):
+        target = f"table {self.table}" if self.table else f"{self.namespace}:{self.scope or '*'}"
+        return f"{target} ({self.source})"

@@ -1,15 +1,20 @@
-"""The PostgreSQL path for writes that bypass the ORM: NOTIFY triggers and their listener.
+"""The PostgreSQL path for writes that bypass the ORM: outbox triggers, and NOTIFY to wake relays.
 
 ``InstallNotifyTriggers(tables)`` is a migration operation that installs one statement-level
-trigger per table calling ``pg_notify('cachecore_invalidate', '{"table": ..., "op": ...}')``
-(a no-op on other databases). ``Listener`` holds its own psycopg 3 connection, LISTENs, and
-hands each notification to a callback; it reconnects with backoff and, after every (re)connect,
-calls ``on_connect`` because notifications sent while it was away are gone.
-``invalidation_handlers()`` wires it to the watch registry, the debouncer and cachalot.
+trigger per table (a no-op on other databases). The trigger function inserts one outbox row per
+table and transaction (``txid_current()``) in the writer's transaction, so a raw SQL write, or a
+write by another service, cannot commit without its invalidation; it then sends
+``pg_notify('cachecore_invalidate', <table>)``, which only wakes the relays (the row is the data).
+``UpdateNotifyFunction`` (re)installs the function body in a later migration.
+
+``Listener`` holds its own psycopg 3 connection (with TCP keepalives and a user timeout, so a
+silently dead connection is noticed), LISTENs, and hands each notification to a callback; it
+reconnects with backoff. Nothing is lost while it is away: the rows wait in the outbox.
 """
 
 import json
 import logging
+import select
 import threading
 import time
 from collections.abc import Callable
@@ -18,9 +23,7 @@ from dataclasses import dataclass
 from django.db import connections
 from django.db.migrations.operations.base import Operation
 
-from cachecore import invalidation
 from cachecore.backoff import Backoff
-from cachecore.cachalot import invalidate_cachalot
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +31,25 @@ CHANNEL = "cachecore_invalidate"
 FUNCTION = "cachecore_notify"
 TRIGGER = "cachecore_notify"
 
+OUTBOX_TABLE = "cachecore_invalidationoutbox"
+# One outbox row per (table, transaction): the (txid, table) index makes the check cheap. The
+# to_regclass() guard lets migrations that write to watched tables run before the outbox exists.
 CREATE_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION {FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF to_regclass('{OUTBOX_TABLE}') IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM {OUTBOX_TABLE} WHERE txid = txid_current() AND "table" = TG_TABLE_NAME
+    ) THEN
+        INSERT INTO {OUTBOX_TABLE} (namespace, scope, "table", source, created_at, txid, claimed_by)
+        VALUES ('', '', TG_TABLE_NAME, 'trigger:' || lower(TG_OP), clock_timestamp(), txid_current(), '');
+    END IF;
+    PERFORM pg_notify('{CHANNEL}', TG_TABLE_NAME);
+    RETURN NULL;
+END
+$$
+"""
+# The first wave's body (NOTIFY only), restored when the outbox migration is reversed.
+NOTIFY_ONLY_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION {FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_notify('{CHANNEL}', json_build_object('table', TG_TABLE_NAME, 'op', TG_OP)::text);
@@ -89,6 +110,30 @@ class InstallNotifyTriggers(Operation):
         return "notify_triggers"
 
 
+class UpdateNotifyFunction(Operation):
+    """(Re)install the trigger function with the outbox body (PostgreSQL only; reversible)."""
+
+    reversible = True
+    reduces_to_sql = True
+
+    def deconstruct(self):
+        return (self.__class__.__qualname__, [], {})
+
+    def state_forwards(self, app_label, state):
+        pass
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(CREATE_FUNCTION)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(NOTIFY_ONLY_FUNCTION)
+
+    def describe(self):
+        return "Make the cachecore trigger function write outbox rows"
+
+
 def installed_triggers(using: str = "default") -> list[str]:
     """Return the tables that carry the cachecore NOTIFY trigger (PostgreSQL; [] elsewhere)."""
     connection = connections[using]
@@ -106,14 +151,16 @@ def installed_triggers(using: str = "default") -> list[str]:
 # -- the listener ------------------------------------------------------------------------------
 
 
-def parse_payload(payload: str) -> tuple[str, str] | None:
-    """Return (table, op) from a notification payload, or None when it is malformed."""
-    try:
-        data = json.loads(payload)
-        return str(data["table"]), str(data.get("op", ""))
-    except (ValueError, TypeError, KeyError):
-        logger.warning("cachecore: ignoring malformed notification payload %r", payload)
-        return None
+def parse_payload(payload: str) -> str | None:
+    """Return the table named by a notification (a plain table name, or the first wave's JSON)."""
+    payload = (payload or "").strip()
+    if payload.startswith("{"):
+        try:
+            return str(json.loads(payload)["table"])
+        except (ValueError, TypeError, KeyError):
+            logger.warning("cachecore: ignoring malformed notification payload %r", payload)
+            return None
+    return payload or None
 
 
 def connection_params(using: str = "default") -> dict:
@@ -121,7 +168,23 @@ def connection_params(using: str = "default") -> dict:
     params = connections[using].get_connection_params()
     for django_only in ("cursor_factory", "context", "prepare_threshold"):
         params.pop(django_only, None)
+    # A listener waits on its socket for a long time: without keepalives a silently dead peer
+    # (a dropped NAT entry, a frozen proxy) would keep it waiting forever.
+    for name, value in KEEPALIVE_PARAMS.items():
+        params.setdefault(name, value)
     return params
+
+
+# libpq parameters: probe an idle connection after 10 s, every 5 s, give up after 3 probes, and
+# fail a write not acknowledged within 15 s (tcp_user_timeout, milliseconds).
+KEEPALIVE_PARAMS = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 15000,
+    "connect_timeout": 10,
+}
 
 
 @dataclass
@@ -137,13 +200,14 @@ class Listener:
     """LISTEN on CHANNEL over a dedicated connection; reconnect with backoff until stopped."""
 
     poll_seconds = 0.5
-    keepalive_seconds = 30.0
+    keepalive_seconds = 5.0
+    ping_timeout = 5.0
     clock = staticmethod(time.monotonic)
 
     def __init__(
         self,
         connect: Callable[[], object],
-        on_notify: Callable[[str, str], None],
+        on_notify: Callable[[str], None],
         on_connect: Callable[[bool], None],
         *,
         channel: str = CHANNEL,
@@ -214,7 +278,7 @@ class Listener:
         first = self.stats.connects == 0
         self.stats.connects += 1
         self._backoff.reset()
-        # LISTEN is active before the catch-up invalidation, so nothing falls in between.
+        # LISTEN is active before on_connect (a relay pass), so no row falls in between.
         self._callback(self._on_connect, first)
         self.listening.set()
         last_activity = self.clock()
@@ -223,51 +287,52 @@ class Listener:
             for notify in conn.notifies(timeout=self.poll_seconds):
                 received = True
                 self.stats.notifications += 1
-                parsed = parse_payload(notify.payload)
-                if parsed is not None:
-                    self._callback(self._on_notify, *parsed)
+                table = parse_payload(notify.payload)
+                if table is not None:
+                    self._callback(self._on_notify, table)
                 if self._done(deadline):
                     return
             now = self.clock()
             if received:
                 last_activity = now
             elif now - last_activity >= self.keepalive_seconds:
-                conn.execute("SELECT 1")  # a dead server shows up here rather than never
+                # A dead server (or a frozen proxy, which TCP keepalives cannot see through: its
+                # kernel still acknowledges) shows up here within ping_timeout, never "never".
+                ping(conn, self.ping_timeout)
                 last_activity = now
 
 
-# -- wiring to the engine ----------------------------------------------------------------------
+def ping(conn, timeout: float) -> None:
+    """Run ``SELECT 1`` on a psycopg connection, raising TimeoutError after ``timeout`` seconds.
+
+    psycopg waits for a result without a client-side limit; this sends the query and waits on
+    the socket itself, so a connection whose peer stopped answering is detected.
+    """
+    from psycopg import OperationalError, pq
+
+    pgconn = conn.pgconn
+    deadline = time.monotonic() + timeout
+    pgconn.send_query(b"SELECT 1")
+    while pgconn.flush():
+        _wait(pgconn.socket, deadline, write=True)
+    while True:
+        pgconn.consume_input()
+        if not pgconn.is_busy():
+            break
+        _wait(pgconn.socket, deadline)
+    while (result := pgconn.get_result()) is not None:
+        if result.status != pq.ExecStatus.TUPLES_OK:
+            raise OperationalError(f"keepalive query failed: {result.error_message.decode(errors='replace')}")
 
 
-def invalidation_handlers(tables: dict[str, tuple[str, ...]] | None = None):
-    """Return (on_notify, on_connect) that map tables to namespaces through the watch registry."""
+def _wait(fd: int, deadline: float, *, write: bool = False) -> None:
+    left = deadline - time.monotonic()
+    ready = select.select([], [fd], [], max(left, 0)) if write else select.select([fd], [], [], max(left, 0))
+    if not any(ready):
+        raise TimeoutError("the database did not answer the keepalive query in time")
 
-    def current() -> dict[str, tuple[str, ...]]:
-        return tables if tables is not None else invalidation.watched_tables()
 
-    def on_notify(table: str, op: str) -> None:
-        names = current().get(table, ())
-        for name in names:
-            invalidation.enqueue(name, source="listener")
-        invalidate_cachalot([table])
-        if not names:
-            logger.debug("cachecore: notification for unwatched table %s (%s)", table, op)
-
-    def on_connect(first: bool) -> None:
-        watched = current()
-        names = sorted({name for names in watched.values() for name in names})
-        for name in names:
-            invalidation.invalidate_now(name, source="listener_reconnect")
-        invalidate_cachalot(watched)
-        logger.info(
-            "cachecore: listening on %s for %d table(s); %s invalidated %d namespace(s)",
-            CHANNEL,
-            len(watched),
-            "connected and" if first else "reconnected and",
-            len(names),
-        )
-
-    return on_notify, on_connect
+# -- connecting --------------------------------------------------------------------------------
 
 
 def psycopg_connector(using: str = "default") -> Callable[[], object]:

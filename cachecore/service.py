@@ -7,12 +7,15 @@ them, so a value computed from an old snapshot is never served once the bump is 
 """
 
 import json
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from cachecore import access, conf, generations, keys, singleflight, stats, tiers
+from cachecore import access, coherence, conf, generations, keys, singleflight, stats, tiers
 from cachecore.namespaces import Namespace, get_namespace
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -248,6 +251,15 @@ class TieredCache:
         return value, CacheInfo("l2", True, _ts(created), call.force_refresh, stale=True)
 
     def _fill_l1(self, call: _Call, value, created: float, ttl, marker, size: int | None = None) -> None:
+        # The last-resort ceiling, and while other processes' evictions may not reach this one
+        # (subscriber down or not checked lately), no longer than one coherence check interval.
+        ttl = _capped(ttl, conf.settings.CACHECORE_L1_MAX_TTL)
+        if not coherence.is_coherent():
+            # A process filling L1 must hear other processes' evictions: subscribe (once; the first
+            # start waits briefly for the subscription) and keep the value briefly until then.
+            coherence.ensure_started()
+            if not coherence.is_coherent():
+                ttl = _capped(ttl, conf.settings.CACHECORE_COHERENCE_CHECK_SECONDS)
         if call.ns.l1_ttl == 0 or (ttl is not None and ttl <= 0):
             return
         if size is None:
@@ -273,7 +285,9 @@ class TieredCache:
         created = self.wall_clock()
         value = compute()
         try:
-            payload = json.dumps(value, separators=(",", ":"))
+            # allow_nan=False: NaN and Infinity are not JSON, and PostgreSQL's jsonb refuses them;
+            # a value every tier cannot store is refused before any tier is written.
+            payload = json.dumps(value, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"compute() of cache namespace {ns.name!r} returned a non-JSON value: {exc}") from exc
         cap = ns.ttl_for(value) if ns.ttl_for else None
@@ -309,7 +323,17 @@ class TieredCache:
             # value only briefly, so the next slow path soon probes L2 and runs its recovery.
             l1_ttl = _capped(l1_ttl, conf.settings.CACHECORE_BREAKER_COOLDOWN)
         self._fill_l1(call, value, created, l1_ttl, marker, size=len(payload))
+        if call.force_refresh:
+            _publish_refresh(call)
         return value, CacheInfo("miss", False, _ts(created), call.force_refresh)
+
+
+def _publish_refresh(call: _Call) -> None:
+    # A forced refresh replaced the value here and in L2: other processes must drop their L1 copy.
+    try:
+        coherence.publish(call.ns.name, call.scope, key=call.l1_key)
+    except tiers.TierUnavailable as exc:
+        logger.warning("cachecore: force_refresh of %s not announced to other processes: %s", call.ns.name, exc)
 
 
 cache = TieredCache()

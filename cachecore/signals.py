@@ -12,7 +12,7 @@ import threading
 from django.core.signals import request_started
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
-from cachecore import coherence, invalidation
+from cachecore import coherence, invalidation, relay
 from cachecore.conf import settings
 
 _SAVE_DELETE = ((post_save, "cachecore.post_save"), (post_delete, "cachecore.post_delete"))
@@ -73,8 +73,10 @@ def _sync_m2m_receivers() -> None:
 
 
 def _start_coherence(**kwargs) -> None:
-    # Before a request can fill L1 this process must listen for other processes' invalidations.
+    # Before a request can fill L1 this process must listen for other processes' invalidations;
+    # and every serving process runs a relay, so rows left by a dead writer are applied.
     coherence.ensure_started()
+    relay.ensure_started()
 
 
 _prewarm_started = threading.Event()

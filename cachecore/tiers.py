@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from django.core.cache import caches
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connections, transaction
 
 from cachecore import conf
 from cachecore.breaker import CircuitBreaker
@@ -389,9 +389,19 @@ def _l3_bump(namespace: str, scope: str, token: str) -> None:
     )
 
 
+def _l3_bump_protected(namespace: str, scope: str, token: str) -> None:
+    # Inside a caller's transaction a failed statement would abort the whole transaction on
+    # PostgreSQL: run the bump in a savepoint, rolled back alone when it fails.
+    if transaction.get_connection().in_atomic_block:
+        with transaction.atomic():
+            _l3_bump(namespace, scope, token)
+    else:
+        _l3_bump(namespace, scope, token)
+
+
 def l3_bump_generation(namespace: str, scope: str | None, token: str) -> None:
     """Replace the durable token of a namespace (or one scope): every L3 row written before is retired."""
-    l3_call(_l3_bump, namespace, scope_column(scope), token)
+    l3_call(_l3_bump_protected, namespace, scope_column(scope), token)
 
 
 def _l3_set(entry) -> None:

@@ -104,6 +104,13 @@ if IS_POSTGRES and env_bool("DATABASE_POOL", True):
         "max_size": env_int("DATABASE_POOL_MAX", 10),
         "timeout": env_float("DATABASE_POOL_TIMEOUT", 10.0),
     }
+if IS_POSTGRES:
+    # A silently dead connection (dropped NAT entry, dead host) fails within ~25 s instead of
+    # blocking a worker or a relay forever: TCP keepalives and libpq's tcp_user_timeout (ms).
+    _db.setdefault("OPTIONS", {}).update(
+        {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
+    )
+    _db["OPTIONS"].setdefault("tcp_user_timeout", 15000)
 if not IS_POSTGRES:
     _db.setdefault("OPTIONS", {}).update({"timeout": 20})
 # Separate test database names let several test runs share one server (TEST_DATABASE_NAME).

@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.db import models
 
+from cachecore.api import InvalidatingManager
+
 
 class OwnerTracking:
     """Remember the owner column a row was loaded with (``loaded_owner``).
@@ -28,6 +30,8 @@ class OnboardingProfile(OwnerTracking, models.Model):
     goals = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = InvalidatingManager()  # queryset writes record their invalidation
+
     def __str__(self):
         return f"Onboarding of {self.user}"
 
@@ -39,6 +43,8 @@ class ContentStrategy(OwnerTracking, models.Model):
     target_keywords = models.JSONField(default=list, blank=True)
     competitors = models.JSONField(default=list, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = InvalidatingManager()  # queryset writes record their invalidation
 
     class Meta:
         verbose_name_plural = "content strategies"
@@ -64,6 +70,8 @@ class CalendarEntry(OwnerTracking, models.Model):
     title = models.CharField(max_length=300)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PLANNED)
 
+    objects = InvalidatingManager()  # queryset writes record their invalidation
+
     class Meta:
         verbose_name_plural = "calendar entries"
         ordering = ["date", "id"]
@@ -83,6 +91,8 @@ class ContentPerformance(OwnerTracking, models.Model):
     impressions = models.PositiveIntegerField(default=0)
     clicks = models.PositiveIntegerField(default=0)
     conversions = models.PositiveIntegerField(default=0)
+
+    objects = InvalidatingManager()  # queryset writes record their invalidation
 
     class Meta:
         verbose_name_plural = "content performance"

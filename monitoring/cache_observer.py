@@ -12,6 +12,8 @@ from monitoring.metrics import (
     CACHE_HIT_RATE_PERCENT,
     CACHE_INVALIDATION_FAILURES_TOTAL,
     CACHE_INVALIDATIONS_TOTAL,
+    CACHE_OUTBOX_OLDEST_AGE_SECONDS,
+    CACHE_OUTBOX_PENDING,
     CACHE_REQUESTS_TOTAL,
     CACHE_TIER_ERRORS_TOTAL,
 )
@@ -79,6 +81,22 @@ class MetricsObserver:
 
 
 observer = MetricsObserver()
+
+
+def refresh_outbox_gauges() -> None:
+    """Set the outbox gauges from the database (one query), at scrape time.
+
+    Left unchanged when cachecore or the database cannot answer: the scrape must still succeed.
+    """
+    try:
+        from cachecore.api import invalidation_status
+    except ImportError:
+        return
+    found = invalidation_status()
+    if found.get("pending") is None:
+        return
+    CACHE_OUTBOX_PENDING.set(found["pending"])
+    CACHE_OUTBOX_OLDEST_AGE_SECONDS.set(found["oldest_age_seconds"])
 
 
 def register() -> bool:

@@ -85,6 +85,22 @@ def cache_report() -> dict:
             "failures": raw.get("invalidations", {}).get("failures", 0),
             "bySource": raw.get("invalidations", {}).get("by_source", {}),
         },
+        "outbox": outbox_report(),
+    }
+
+
+def outbox_report() -> dict:
+    """Return the invalidation outbox, this process's relay and its L1 coherence (camelCase)."""
+    try:
+        from cachecore.api import invalidation_status
+    except ImportError:
+        return {}
+    found = invalidation_status()
+    return {
+        "pending": found.get("pending"),
+        "oldestAgeSeconds": found.get("oldest_age_seconds"),
+        "relay": _camel(found.get("relay", {})),
+        "coherence": _camel(found.get("coherence", {})),
     }
 
 

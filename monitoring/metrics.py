@@ -33,6 +33,16 @@ CACHE_INVALIDATIONS_TOTAL = Counter(
 CACHE_INVALIDATION_FAILURES_TOTAL = Counter(
     "cache_invalidation_failures_total", "Invalidations that could not be completed.", ["namespace"]
 )
+CACHE_OUTBOX_PENDING = Gauge(
+    "cachecore_outbox_pending",
+    "Committed invalidations not yet applied by a relay (read from the outbox at scrape time).",
+    multiprocess_mode="livemax",
+)
+CACHE_OUTBOX_OLDEST_AGE_SECONDS = Gauge(
+    "cachecore_outbox_oldest_age_seconds",
+    "Age of the oldest committed, unapplied invalidation (0 when none; read at scrape time).",
+    multiprocess_mode="livemax",
+)
 CACHE_TIER_ERRORS_TOTAL = Counter("cache_tier_errors_total", "Errors raised by a cache tier.", ["tier"])
 FILTER_APPLICATIONS_TOTAL = Counter(
     "filter_applications_total", "Tracker list requests with at least one filter, by filter.", ["filter"]

@@ -14,7 +14,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from monitoring import access, query_timing
+from monitoring import access, cache_observer, query_timing
 from monitoring.conf import app_settings
 from monitoring.health import build_health
 from monitoring.throttling import HealthThrottle
@@ -72,6 +72,7 @@ def metrics_view(request):
     if not allowed:
         return HttpResponse(METRICS_FORBIDDEN, status=403, content_type="text/plain; charset=utf-8")
     query_timing.flush()  # db_query_seconds includes this process's queued statements
+    cache_observer.refresh_outbox_gauges()
     return ExportToDjangoView(request)
 
 

@@ -38,10 +38,11 @@ def free_port() -> int:
 class PrivateRedisServer:
     """A redis-server of one test: start, freeze (SIGSTOP keeps the data), thaw, stop."""
 
-    def __init__(self):
+    def __init__(self, *extra_args: str):
         self.binary = need_binary("redis-server")
         self.port = free_port()
         self.process = None
+        self.extra_args = list(extra_args)
 
     @property
     def url(self) -> str:
@@ -52,7 +53,8 @@ class PrivateRedisServer:
         import redis
 
         self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+            + ["--enable-debug-command", "local", *self.extra_args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -67,6 +69,12 @@ class PrivateRedisServer:
                     self.stop()
                     raise RuntimeError(f"private redis-server on port {self.port} did not start") from None
                 time.sleep(0.05)
+
+    def client(self):
+        """Return a plain redis-py client of this server (for DEBUG SLEEP, CLIENT PAUSE, CONFIG SET)."""
+        import redis
+
+        return redis.Redis.from_url(self.url, socket_connect_timeout=1, socket_timeout=5)
 
     def freeze(self) -> None:
         """Stop answering but keep the data (SIGSTOP): clients hit their socket timeout."""
@@ -100,3 +108,80 @@ class PrivateRedisServer:
                 },
             },
         }
+
+
+class FrozenTcpProxy:
+    """A TCP proxy on a free port in front of ``host:port`` that can stop forwarding (``freeze``).
+
+    A frozen proxy keeps every connection open and its kernel still acknowledges what is sent,
+    but no byte goes through: the silently dead connection that TCP keepalives cannot see.
+    """
+
+    def __init__(self, host: str, port: int):
+        import threading
+
+        self.target = (host, port)
+        self.port = free_port()
+        self._flowing = threading.Event()
+        self._flowing.set()
+        self._stop = threading.Event()
+        self._sockets: list = []
+        self._server = None
+
+    def start(self) -> "FrozenTcpProxy":
+        import threading
+
+        self._server = socket.create_server(("127.0.0.1", self.port))
+        self._server.settimeout(0.2)
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def _accept(self) -> None:
+        import threading
+
+        while not self._stop.is_set():
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                continue
+            upstream = socket.create_connection(self.target)
+            self._sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, source, target) -> None:
+        try:
+            while not self._stop.is_set():
+                data = source.recv(65536)
+                if not data:
+                    break
+                self._flowing.wait()
+                if self._stop.is_set():
+                    break
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, target):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+    def freeze(self) -> None:
+        """Stop forwarding (connections stay open)."""
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        """Forward again."""
+        self._flowing.set()
+
+    def stop(self) -> None:
+        """Close everything."""
+        self._stop.set()
+        self._flowing.set()
+        for sock in [self._server, *self._sockets]:
+            try:
+                sock.close()
+            except (OSError, AttributeError):
+                pass

@@ -88,8 +88,10 @@ WATCHES = [
 ]
 
 
-def _membership_scope(instance) -> str:
-    return user_scope(instance.user_id)
+def _membership_scope(instance) -> list[str]:
+    # Both the user the membership was loaded with and the one it is saved with lose or gain rights.
+    users = dict.fromkeys([getattr(instance, "loaded_user_id", None), instance.user_id])
+    return [user_scope(user) for user in users if user is not None]
 
 
 def register_signal_handlers() -> None:

@@ -3,10 +3,14 @@
 from django.conf import settings
 from django.db import models
 
+from cachecore.api import InvalidatingManager
+
 
 class Client(models.Model):
     name = models.CharField(max_length=200, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = InvalidatingManager()  # queryset writes record their invalidation
 
     class Meta:
         ordering = ["name"]
@@ -28,17 +32,29 @@ class ClientMembership(models.Model):
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.VIEWER)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = InvalidatingManager()  # queryset writes record their invalidation
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "client"], name="uniq_membership_user_client")]
 
     def __str__(self):
         return f"{self.user} @ {self.client} ({self.role})"
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        # A membership moved to another user changes the rights of both users: the invalidation
+        # receivers see the new user only, so the user the row was loaded with is kept.
+        instance = super().from_db(db, field_names, values)
+        instance.loaded_user_id = instance.__dict__.get("user_id")
+        return instance
+
 
 class Brand(models.Model):
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="brands")
     name = models.CharField(max_length=200)
     logo = models.URLField(blank=True)
+
+    objects = InvalidatingManager()  # queryset writes record their invalidation
 
     class Meta:
         ordering = ["name"]
@@ -52,6 +68,8 @@ class ProductionRun(models.Model):
     brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="production_runs")
     name = models.CharField(max_length=200)
     start_date = models.DateField()
+
+    objects = InvalidatingManager()  # queryset writes record their invalidation
 
     class Meta:
         ordering = ["-start_date", "id"]
@@ -78,11 +96,15 @@ class Place(models.Model):
 
 
 class StorageLocation(Place):
+    objects = InvalidatingManager()  # queryset writes record their invalidation
+
     class Meta(Place.Meta):
         pass
 
 
 class DeliveryLocation(Place):
+    objects = InvalidatingManager()  # queryset writes record their invalidation
+
     class Meta(Place.Meta):
         pass
 
@@ -90,6 +112,8 @@ class DeliveryLocation(Place):
 class Image(models.Model):
     title = models.CharField(max_length=200)
     url = models.URLField()
+
+    objects = InvalidatingManager()  # queryset writes record their invalidation
 
     class Meta:
         ordering = ["title"]
@@ -125,6 +149,8 @@ class Tracker(models.Model):
     latest_confidence = models.FloatField(null=True, blank=True)
     latest_history_id = models.BigIntegerField(null=True, blank=True)
 
+    objects = InvalidatingManager()  # queryset writes record their invalidation
+
     class Meta:
         ordering = [models.F("last_report_received").desc(nulls_last=True), "id"]
         indexes = [
@@ -146,6 +172,8 @@ class LocationHistory(models.Model):
     nearest_city = models.CharField(max_length=100, blank=True)
     confidence = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = InvalidatingManager()  # queryset writes record their invalidation
 
     class Meta:
         verbose_name_plural = "location history"

@@ -4,7 +4,7 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from cachecore.tests.engine_helpers import make_ns  # noqa: F401 - re-exported as a fixture
+from cachecore.tests.engine_helpers import breaker_clock, make_ns  # noqa: F401 - re-exported as fixtures
 from tests.services import PrivateRedisServer
 
 

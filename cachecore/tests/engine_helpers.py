@@ -63,3 +63,12 @@ def user_scope(params: dict) -> str | None:
 
 
 RedisServer = PrivateRedisServer  # the fault tests' private server (tests/services.py)
+
+
+@pytest.fixture
+def breaker_clock():
+    """Put the L2 circuit breaker on a fake clock (``advance`` it past the cooldown)."""
+    from cachecore import tiers
+
+    tiers.l2_breaker.clock = clock = FakeClock()
+    return clock

@@ -1,12 +1,15 @@
 """A separate process on the embedded default (SQLite file, local-memory L2) for the L3 tests.
 
 Usage: python cachecore/tests/sqlite_worker.py DB_PATH ACTION VALUE
-ACTION: ``read`` (get_or_compute with a compute returning VALUE) or ``invalidate``.
+ACTION: ``read`` (get_or_compute with a compute returning VALUE), ``invalidate``,
+``commit-and-die`` (commit an invalidation, then SIGKILL itself before its relay applies it) or
+``relay`` (run the relay command for VALUE seconds).
 Prints a JSON object: the value and tier read, or what was invalidated.
 """
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -28,13 +31,13 @@ def main() -> None:
     from django.db import connection
 
     from cachecore.invalidation import invalidate_now
-    from cachecore.models import CacheEntry, CacheGeneration
+    from cachecore.models import CacheEntry, CacheGeneration, InvalidationOutbox
     from cachecore.namespaces import Namespace, register_namespace
     from cachecore.service import get_or_compute
 
     existing = connection.introspection.table_names()
     with connection.schema_editor() as editor:
-        for model in (CacheEntry, CacheGeneration):
+        for model in (CacheEntry, CacheGeneration, InvalidationOutbox):
             if model._meta.db_table not in existing:
                 editor.create_model(model)
     register_namespace(
@@ -46,6 +49,8 @@ def main() -> None:
             l2_ttl=60,
             l3_ttl=600,
             persistent=True,
+            debounce=0.5,
+            max_wait=0.5,
         )
     )
     if action == "read":
@@ -54,6 +59,20 @@ def main() -> None:
     elif action == "invalidate":
         invalidate_now(NAMESPACE, "user:1", source="command")
         print(json.dumps({"invalidated": NAMESPACE, "rows": CacheEntry.objects.count()}))
+    elif action == "commit-and-die":
+        from django.db import transaction
+
+        from cachecore.invalidation import invalidate
+
+        with transaction.atomic():
+            invalidate(NAMESPACE, "user:1", source="signal")
+        print(json.dumps({"committed": InvalidationOutbox.objects.count()}), flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)  # inside the debounce window: nothing applied it yet
+    elif action == "relay":
+        from django.core.management import call_command
+
+        call_command("cache_relay", max_seconds=float(value))
+        print(json.dumps({"pending": InvalidationOutbox.objects.count(), "rows": CacheEntry.objects.count()}))
     else:
         raise SystemExit(f"unknown action {action!r}")
 

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from cachecore import generations, stats
+from cachecore import generations, report
 from cachecore.models import CacheEntry, CacheGeneration
 from cachecore.service import get_or_compute
 from cachecore.tests.engine_helpers import Counter, user_scope
@@ -88,7 +88,7 @@ class TestCacheEntryAdmin:
         assert list(CacheEntry.objects.values_list("user_id", flat=True)) == [2]
         assert get_or_compute(ns.name, {"user_id": 1}, Counter())[1].tier == "miss"
         assert generations.current_generations(ns.name, "user:2") == before
-        assert stats.stats()["invalidations"]["by_source"] == {"admin": 1}
+        assert report.stats()["invalidations"]["by_source"] == {"admin": 1}
 
     def test_delete_expired_keeps_valid_rows(self, admin_client):
         keep = make_row("valid")

@@ -13,9 +13,9 @@ from django.db import transaction
 
 from cachecore import coherence, tiers
 from cachecore.service import get_or_compute
-from cachecore.tests.engine_helpers import RedisServer
+from cachecore.tests.engine_helpers import Counter, FakeClock, RedisServer
 from cachecore.tests.invalidation_helpers import temporary_namespace
-from tests.services import free_port
+from tests.services import PrivateRedisServer, free_port
 from trackers.models import Brand, Client
 
 
@@ -105,6 +105,9 @@ class TestSubscriberDisconnect:
             def pubsub(self, **kwargs):
                 return PubSub()
 
+            def get(self, key):
+                return None  # the sequence counter: nothing published yet
+
         def factory():
             made.append(1)
             if len(made) > 1:
@@ -130,7 +133,7 @@ class TestSubscriberOnRedis:
     def test_subscriber_applies_published_events(self, coherent_ns):
         events = []
         sub = coherence.Subscriber(
-            coherence.redis_client, "h2:test:coherence", on_event=events.append, on_connect=lambda: None
+            coherence.redis_client, "h2:test:coherence", on_event=events.append, on_drop=lambda: None
         ).start()
         try:
             assert sub.connected.wait(5)
@@ -159,12 +162,13 @@ class TestSubscriberOnRedis:
         sub = coherence.Subscriber(
             lambda: redis.Redis.from_url(server.url, socket_connect_timeout=0.2, socket_timeout=0.5),
             "h2:test:reconnect",
-            on_connect=lambda: (connects.append(1), tiers.l1_clear()),
+            on_drop=lambda: (connects.append(1), tiers.l1_clear()),
         )
         sub.poll_seconds = 0.05
         sub.start()
+        process_subscriber = coherence.ensure_started()  # the process's own, on the suite's Redis
         try:
-            assert sub.connected.wait(5)
+            assert sub.connected.wait(5) and process_subscriber.connected.wait(5)
             get_or_compute(coherent_ns, {}, lambda: "v")
             assert len(tiers.l1) == 1
             server.stop()  # events published now would be lost to this process
@@ -172,7 +176,7 @@ class TestSubscriberOnRedis:
             server.start()
             assert wait_until(lambda: sub.connects == 2, timeout=15)
             assert len(tiers.l1) == 0  # dropped on reconnect
-            assert len(connects) == 2
+            assert sub.drops["connect"] == 2 and sub.drops["disconnected"] >= 1
         finally:
             sub.stop()
             server.stop()
@@ -256,4 +260,99 @@ def test_invalidation_during_a_redis_outage_returns_and_is_counted(coherent_ns, 
 def test_info_describes_the_subscriber():
     info = coherence.info()
     assert info["enabled"] is bool(os.environ.get("REDIS_URL"))
-    assert set(info) == {"enabled", "running", "connected", "connects", "events", "channel"}
+    assert set(info) == {"enabled", "running", "connected", "connects", "events", "channel", "last_seq", "drops"}
+
+
+class TestSequencedCoherence:
+    """Every eviction carries a number from one counter; a subscriber notices what it missed."""
+
+    @pytest.fixture
+    def server(self):
+        server = PrivateRedisServer().start()
+        yield server
+        server.stop()
+
+    @pytest.fixture
+    def subscriber(self, server):
+        events, drops = [], []
+        sub = coherence.Subscriber(
+            server.client, "seq:test", on_event=events.append, on_drop=lambda: drops.append(1), check_seconds=0.2
+        )
+        sub.poll_seconds = 0.05
+        sub.start()
+        assert sub.connected.wait(5)
+        sub.events_seen = events
+        yield sub
+        sub.stop()
+
+    def test_messages_in_sequence_drop_nothing(self, server, subscriber):
+        for _ in range(3):
+            coherence._publish_sequenced(server.client(), "seq:test", foreign_event("ns"))
+        assert wait_until(lambda: len(subscriber.events_seen) == 3)
+        time.sleep(0.5)  # two checks later
+        assert subscriber.last_seq == 3
+        assert subscriber.drops == {"connect": 1}
+
+    def test_a_gap_in_the_sequence_drops_l1(self, server, subscriber):
+        client = server.client()
+        coherence._publish_sequenced(client, "seq:test", foreign_event("ns"))
+        client.incr(coherence.sequence_key("seq:test"))  # number 2 taken, its message lost
+        coherence._publish_sequenced(client, "seq:test", foreign_event("ns"))
+        assert wait_until(lambda: subscriber.last_seq == 3)
+        assert subscriber.drops.get("gap") == 1
+
+    def test_a_lost_last_message_is_noticed_by_the_periodic_check(self, server, subscriber):
+        server.client().incr(coherence.sequence_key("seq:test"))  # published nothing: lost
+        assert wait_until(lambda: subscriber.drops.get("lost") == 1, timeout=3)
+        assert subscriber.last_seq == 1
+
+    def test_a_counter_that_went_backwards_means_redis_restarted(self, server, subscriber):
+        client = server.client()
+        client.set(coherence.sequence_key("seq:test"), 10)
+        assert wait_until(lambda: subscriber.drops.get("lost") == 1, timeout=3)
+        client.flushall()  # the counter is gone: 0 < 10
+        assert wait_until(lambda: subscriber.drops.get("reset") == 1, timeout=3)
+        assert subscriber.last_seq == 0
+
+    def test_a_full_redis_still_delivers_unsequenced_evictions(self, server, subscriber):
+        client = server.client()
+        client.config_set("maxmemory-policy", "noeviction")
+        client.config_set("maxmemory", "1")
+        assert coherence._publish_sequenced(client, "seq:test", foreign_event("ns")) == 0
+        assert wait_until(lambda: subscriber.events_seen)
+        assert subscriber.drops == {"connect": 1}
+
+
+@pytest.mark.django_db
+def test_with_a_disconnected_subscriber_l1_keeps_values_one_check_interval(make_ns, settings):
+    server = PrivateRedisServer().start()
+    try:
+        settings.CACHES = server.cache_settings(settings.CACHES["default"])
+        settings.CACHECORE_CACHE_ALIAS = "fault"
+        settings.CACHECORE_COHERENCE_CHECK_SECONDS = 0.5
+        coherence.stop()
+        subscriber = coherence.ensure_started()
+        assert subscriber.connected.wait(5) and coherence.is_coherent()
+        subscriber.stop()  # disconnected: other processes' evictions cannot reach this one
+        assert not coherence.is_coherent()
+        ns = make_ns(l1_ttl=300, l2_ttl=300)
+        tiers.l1.clock = clock = FakeClock()
+        get_or_compute(ns.name, {}, Counter())
+        assert get_or_compute(ns.name, {}, Counter())[1].tier == "l1"
+        clock.advance(0.6)
+        assert get_or_compute(ns.name, {}, Counter())[1].tier == "l2"
+    finally:
+        coherence.stop()
+        server.stop()
+
+
+def test_every_l1_entry_expires_at_the_ceiling(make_ns, settings):
+    settings.CACHECORE_L1_MAX_TTL = 2.0
+    ns = make_ns(l1_ttl=None, l2_ttl=0)
+    tiers.l1.clock = clock = FakeClock()
+    compute = Counter()
+    get_or_compute(ns.name, {}, compute)
+    clock.advance(1.9)
+    assert get_or_compute(ns.name, {}, compute)[1].tier == "l1"
+    clock.advance(0.2)
+    assert get_or_compute(ns.name, {}, compute)[1].tier == "miss"

@@ -47,10 +47,16 @@ class TestInvalidateCache:
             assert get_or_compute("test.cmd.ns", {}, lambda: "new")[0] == "new"
 
     def test_scope(self, bumps):
-        with temporary_namespace("test.cmd.ns"):
+        with temporary_namespace("test.cmd.ns", params=("user",), key_scope=lambda p: f"user:{p['user']}"):
             out = run("invalidate_cache", "test.cmd.ns", "--scope", "user:7")
         assert "(scope user:7)" in out
         assert bumps.calls == [("test.cmd.ns", "user:7")]
+
+    def test_a_scope_of_a_namespace_kept_without_scopes_is_refused(self, bumps):
+        # It used to print "Invalidated" and do nothing (readers and the bump used different keys).
+        with temporary_namespace("test.cmd.ns"), pytest.raises(CommandError, match="--scope: .*declared without"):
+            run("invalidate_cache", "test.cmd.ns", "--scope", "user:7")
+        assert bumps.calls == []
 
     def test_all(self, bumps):
         with temporary_namespace("test.cmd.a"), temporary_namespace("test.cmd.b"):
@@ -159,6 +165,31 @@ class TestChecks:
     def test_registered_watches_pass(self):
         with temporary_namespace("test.chk.ok", watch=[Brand]):
             assert not [e for e in checks.check_watched_namespaces() if "test.chk.ok" in e.msg]
+
+    def test_a_scoped_watch_of_a_namespace_kept_without_scopes_is_e004(self):
+        with temporary_namespace("test.chk.unscoped"):
+            watch_model(Brand, "test.chk.unscoped", scope=lambda brand: f"client:{brand.client_id}")
+            try:
+                errors = [e for e in checks.check_watch_scopes() if "test.chk.unscoped" in e.msg]
+            finally:
+                invalidation.unwatch_model(Brand, "test.chk.unscoped")
+        assert self.ids(errors) == ["cachecore.E004"]
+        assert "scope=" in errors[0].hint
+
+    def test_a_matching_scoped_watch_passes(self):
+        with temporary_namespace("test.chk.scoped", watch=[Brand], scope=lambda brand: f"client:{brand.client_id}"):
+            assert not [e for e in checks.check_watch_scopes() if "test.chk.scoped" in e.msg]
+
+    def test_a_watched_model_with_a_plain_manager_is_w003(self):
+        from django.contrib.auth.models import Group
+
+        with temporary_namespace("test.chk.groups", watch=[Group]):
+            warnings = [w for w in checks.check_watched_managers() if w.obj is Group]
+        assert self.ids(warnings) == ["cachecore.W003"]
+        assert "InvalidatingManager" in warnings[0].hint
+
+    def test_the_projects_watched_models_record_their_queryset_writes(self):
+        assert checks.check_watched_managers() == []
 
     def test_prewarmer_for_unknown_namespace_is_e002(self, registry):
         prewarmer("test.chk.nope")(lambda progress=None: 0)

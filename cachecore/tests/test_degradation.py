@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from cachecore import conf, generations, stats, tiers
+from cachecore import conf, generations, report, tiers
 from cachecore.models import CacheEntry
 from cachecore.service import get_or_compute
 from cachecore.tests.engine_helpers import Counter, FakeClock
@@ -21,12 +21,6 @@ def closed_port_caches():
             "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
         },
     }
-
-
-@pytest.fixture
-def breaker_clock():
-    tiers.l2_breaker.clock = clock = FakeClock()
-    return clock
 
 
 class TestRedisUnreachable:
@@ -45,7 +39,7 @@ class TestRedisUnreachable:
         assert [v[0]["n"] for v in values] == list(range(1, 51))
         assert {v[1].tier for v in values} == {"miss"}
         # three failed attempts opened the breaker; the other 47 calls did not touch Redis
-        assert stats.stats()["errors"]["l2"] == 3
+        assert report.stats()["errors"]["l2"] == 3
         assert tiers.l2_breaker.state == "open"
         assert len([r for r in caplog.records if "unavailable" in r.getMessage()]) == 1
 
@@ -56,7 +50,7 @@ class TestRedisUnreachable:
         breaker_clock.advance(5.0)  # the default cooldown
         for _ in range(5):
             get_or_compute(ns.name, {}, Counter())
-        assert stats.stats()["errors"]["l2"] == 4  # threshold + exactly one failed probe
+        assert report.stats()["errors"]["l2"] == 4  # threshold + exactly one failed probe
         assert tiers.l2_breaker.state == "open"
 
     def test_l1_still_serves_while_l2_is_down(self, make_ns, breaker_clock):
@@ -92,7 +86,8 @@ class TestRedisOutageAndRecovery:
 
         fault_redis.freeze()  # Redis stops answering but keeps the pre-outage value
         source["v"] = "during"
-        assert generations.bump_generation(ns.name) is None  # the invalidation is lost
+        with pytest.raises(generations.BumpFailed):  # the relay keeps its row and retries
+            generations.bump_generation(ns.name)
         for _ in range(4):
             value, info = get_or_compute(ns.name, {}, lambda: dict(source))
             assert value == {"v": "during"}
@@ -144,6 +139,6 @@ class TestL3Missing:
         compute = Counter()
         values = [get_or_compute(ns.name, {}, compute)[0]["n"] for _ in range(5)]
         assert values == [1, 2, 3, 4, 5]
-        assert stats.stats()["errors"]["l3"] >= 3
+        assert report.stats()["errors"]["l3"] >= 3
         assert tiers.l3_breaker.state == "open"
         assert tiers.l3_delete(ns.name) == 0

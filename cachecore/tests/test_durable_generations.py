@@ -13,13 +13,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 
 from cachecore import generations, tiers
-from cachecore.invalidation import invalidate_now
+from cachecore.invalidation import flush_pending, invalidate, invalidate_now
 from cachecore.models import CacheEntry, CacheGeneration
 from cachecore.service import get_or_compute
 from cachecore.tests.engine_helpers import Counter, FakeClock, user_scope
+from cachecore.tests.invalidation_helpers import pending_keys
 from tests.helpers import QueryCounter
 
 pytestmark = pytest.mark.django_db
@@ -103,18 +104,22 @@ class TestCost:
             assert get_or_compute(persistent.name, {"user_id": 1}, Counter())[1].tier == "l3"
         assert (len(l1), len(l2), len(l3)) == (0, 0, 1), l3.sql  # the generation check is in the row's query
 
-    def test_non_persistent_namespaces_never_touch_the_database(self, make_ns):
+    def test_non_persistent_namespaces_touch_only_the_outbox(self, make_ns):
         ns = make_ns(l1_ttl=60, l2_ttl=60, scope=user_scope)
-        with QueryCounter() as q:
+        with QueryCounter() as reads:
             get_or_compute(ns.name, {"user_id": 1}, Counter())
+        with QueryCounter() as invalidation:
             invalidate_now(ns.name, "user:1")
+        with QueryCounter() as again:
             get_or_compute(ns.name, {"user_id": 1}, Counter())
-        assert len(q) == 0, q.sql
+        assert (len(reads), len(again)) == (0, 0), reads.sql + again.sql
+        statements = [q["sql"] for q in invalidation.captured_queries]
+        assert statements and all("cachecore_invalidationoutbox" in sql for sql in statements), statements
         assert not CacheGeneration.objects.exists()
 
 
-class TestLostDurableBump:
-    def test_is_replayed_when_l3_recovers(self, persistent, monkeypatch):
+class TestFailedDurableBump:
+    def test_keeps_its_row_until_l3_recovers(self, persistent, monkeypatch):
         tiers.l3_breaker.clock = clock = FakeClock()
         get_or_compute(persistent.name, {"user_id": 1}, lambda: "old")
 
@@ -123,22 +128,37 @@ class TestLostDurableBump:
 
         monkeypatch.setattr(tiers, "_l3_bump", down)
         monkeypatch.setattr(tiers, "l3_delete", lambda *args: 0)  # the rows' deletion is lost too
-        assert generations.bump_generation(persistent.name, "user:1") is None
-        assert generations.lost_durable_bumps() == [(persistent.name, "user:1")]
+        invalidate(persistent.name, "user:1")
+        flush_pending()
+        assert pending_keys() == {(persistent.name, "user:1")}  # kept for a retry
         assert tiers.l3_breaker.state == "open"
         monkeypatch.undo()
         flush_l1_and_l2()
         # L3 is not read while its breaker is open, so the old row cannot answer meanwhile.
         assert get_or_compute(persistent.name, {"user_id": 1}, lambda: "new")[0] == "new"
         assert CacheEntry.objects.get().payload == {"v": "old"}  # nothing written while L3 was down
+        flush_pending()
+        assert pending_keys() == {(persistent.name, "user:1")}  # still open: not retried yet
         clock.advance(60)
+        flush_pending()  # the retry is the probe: it closes the breaker and retires the row
+        assert pending_keys() == set()
+        assert not CacheEntry.objects.filter(payload={"v": "old"}).exists()
         flush_l1_and_l2()
-        # This lookup is the probe: it closes the breaker, the bump is replayed, the row retired.
         value, info = get_or_compute(persistent.name, {"user_id": 1}, lambda: "newer")
         assert (value, info.tier) == ("newer", "miss")
-        assert generations.lost_durable_bumps() == []
         flush_l1_and_l2()
         assert get_or_compute(persistent.name, {"user_id": 1}, lambda: "x")[0] == "newer"
+
+    def test_a_bump_that_fails_inside_a_transaction_does_not_break_it(self, persistent, monkeypatch):
+        get_or_compute(persistent.name, {"user_id": 1}, lambda: "old")
+
+        def down(*args):
+            raise DatabaseError("deadlock detected")
+
+        monkeypatch.setattr(tiers, "_l3_bump", down)
+        with transaction.atomic():
+            assert invalidate_now(persistent.name, "user:1") is False
+            assert CacheEntry.objects.count() == 1  # the transaction still works
 
 
 def run_worker(db_path: Path, action: str, value: str = "") -> dict:

@@ -1,4 +1,4 @@
-"""Commit-aware, debounced invalidation: signals, transactions, bulk helpers, firing, failures."""
+"""Commit-aware invalidation through the outbox: signals, transactions, bulk helpers, applying, failures."""
 
 import json
 import os
@@ -12,23 +12,23 @@ from datetime import date
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.db import connection, models, transaction
 from django.test import override_settings
 
-from cachecore import generations, invalidation, tiers
+from cachecore import generations, invalidation, relay, tiers
 from cachecore.invalidation import (
     InvalidatingManager,
     InvalidatingQuerySet,
     bulk_invalidation,
     flush_pending,
-    get_debouncer,
     invalidate,
     invalidate_all,
     invalidate_now,
     watch_model,
 )
+from cachecore.models import InvalidationOutbox
 from cachecore.service import get_or_compute
-from cachecore.tests.invalidation_helpers import BumpSpy, failures, invalidations, temporary_namespace
+from cachecore.tests.invalidation_helpers import BumpSpy, failures, invalidations, pending_keys, temporary_namespace
 from trackers.models import Brand, Client, ProductionRun
 
 NS = "test.inv.brands"
@@ -41,9 +41,15 @@ def client_row():
     return Client.objects.create(name="Acme")
 
 
+def _user_scope(params: dict) -> str | None:
+    return f"user:{params['user']}" if params.get("user") is not None else None
+
+
 @pytest.fixture
 def brand_ns():
-    with temporary_namespace(NS, watch=[Brand], l1_ttl=60, l2_ttl=60, persistent=True, l3_ttl=60) as ns:
+    with temporary_namespace(
+        NS, watch=[Brand], params=("user",), key_scope=_user_scope, l1_ttl=60, l2_ttl=60, persistent=True, l3_ttl=60
+    ) as ns:
         yield ns
 
 
@@ -52,22 +58,19 @@ def bumps(monkeypatch):
     return BumpSpy(monkeypatch)
 
 
-def pending_keys():
-    return set(get_debouncer().pending())
-
-
 def brand_names():
     return sorted(Brand.objects.values_list("name", flat=True))
 
 
 class TestSignals:
-    def test_save_outside_a_transaction_goes_straight_to_the_debouncer(self, brand_ns, client_row, bumps):
+    def test_save_outside_a_transaction_records_an_outbox_row(self, brand_ns, client_row, bumps):
         Brand.objects.create(client=client_row, name="A")
         assert (NS, None) in pending_keys()
         assert bumps.count(NS) == 0  # debounced: nothing fired yet
         assert flush_pending() >= 1
         assert bumps.count(NS) == 1
-        assert invalidations(NS, "signal") == 1
+        # The receiver's row (and on PostgreSQL the trigger's row of the table) applied as one.
+        assert invalidations(NS) == 1
 
     def test_delete_schedules(self, brand_ns, client_row, bumps):
         brand = Brand.objects.create(client=client_row, name="A")
@@ -90,7 +93,8 @@ class TestSignals:
             assert ("test.inv.scoped", f"client:{client_row.pk}") in pending_keys()
             flush_pending()
             assert bumps.count("test.inv.scoped", f"client:{client_row.pk}") == 1
-            assert bumps.count("test.inv.scoped") == 0
+            # On PostgreSQL the table's trigger also records the write, whole (it cannot know scopes).
+            assert bumps.count("test.inv.scoped") == (1 if connection.vendor == "postgresql" else 0)
 
     def test_scope_function_may_return_several_scopes(self, client_row):
         with temporary_namespace("test.inv.multi", watch=[Brand], scope=lambda b: ["a", "b", "a"]):
@@ -142,7 +146,7 @@ class TestTransactions:
                 Brand.objects.create(client=client_row, name=f"b{i}")
             queued = [f for _, f, *_ in transaction.get_connection().run_on_commit]
             assert len([f for f in queued if getattr(f, "namespace", None) == NS]) == 1
-            assert (NS, None) not in pending_keys()  # nothing before the commit
+            assert InvalidationOutbox.objects.filter(namespace=NS).count() == 1  # one row, not 1,000
         assert (NS, None) in pending_keys()
         flush_pending()
         assert bumps.count(NS) == 1
@@ -228,23 +232,55 @@ class TestExplicitApi:
         with pytest.raises(LookupError):
             invalidate("test.inv.nope")
 
+    @pytest.mark.parametrize("scope", ["", 7])
+    def test_an_empty_or_non_string_scope_is_refused(self, brand_ns, scope):
+        # "" used to be a silent no-op: readers and the bump used different keys.
+        with pytest.raises(ValueError, match="scope"):
+            invalidate(NS, scope)
+        with pytest.raises(ValueError, match="scope"):
+            invalidate_now(NS, scope)
+        assert pending_keys() == set()
+
+    def test_a_scope_for_a_namespace_declared_without_scope_is_refused(self, brand_ns):
+        with temporary_namespace("test.inv.unscoped") as unscoped:
+            assert unscoped.scope is None
+            with pytest.raises(ValueError, match="declared without scope="):
+                invalidate(unscoped.name, "user:1")
+            with (
+                pytest.raises(ValueError, match="declared without scope="),
+                bulk_invalidation(unscoped.name, scope="user:1"),
+            ):
+                pass
+
     def test_invalidate_waits_for_commit(self, brand_ns, bumps):
         with transaction.atomic():
             invalidate(NS, "user:1", source="api")
             invalidate(NS, "user:1", source="api")
-            assert pending_keys() == set()
+            assert bumps.count(NS, "user:1") == 0
         assert pending_keys() == {(NS, "user:1")}
+        assert InvalidationOutbox.objects.filter(namespace=NS).count() == 1
         flush_pending()
         assert bumps.count(NS, "user:1") == 1
         assert invalidations(NS, "api") == 1
 
-    def test_invalidate_now_fires_and_cancels_the_pending_one(self, brand_ns, bumps):
+    def test_invalidate_now_applies_and_removes_the_pending_row(self, brand_ns, bumps):
         invalidate(NS)
         assert (NS, None) in pending_keys()
-        invalidate_now(NS, source="command")
+        assert invalidate_now(NS, source="command") is True
         assert bumps.count(NS) == 1
         assert (NS, None) not in pending_keys()
         assert flush_pending() == 0
+
+    def test_invalidate_now_that_cannot_reach_redis_is_kept_for_the_relay(self, brand_ns, monkeypatch):
+        def refused(namespace, scope=None):
+            raise generations.BumpFailed("redis refuses writes")
+
+        monkeypatch.setattr(generations, "bump_l2", refused)
+        assert invalidate_now(NS, source="command") is False
+        assert (NS, None) in pending_keys()
+        monkeypatch.undo()
+        assert flush_pending() == 1
+        assert pending_keys() == set()
 
     def test_invalidate_all_covers_every_registered_namespace(self, brand_ns, bumps):
         with temporary_namespace("test.inv.other"):
@@ -271,40 +307,46 @@ class TestExplicitApi:
 def test_info_reports_pending_invalidations(brand_ns):
     invalidate(NS, "user:1")
     info = invalidation.info()
-    assert info["pending"] >= 1 and NS in info["pending_namespaces"]
+    assert info["pending"] == 1 and info["oldest_age_seconds"] >= 0
     assert info["watched_models"] >= 1
 
 
 class TestFailures:
-    def test_failing_step_is_counted_logged_and_not_raised(self, brand_ns, client_row, monkeypatch, caplog):
+    def test_a_failed_application_keeps_the_row_and_is_retried(self, brand_ns, client_row, monkeypatch, caplog):
         def broken(namespace, scope=None):
-            raise ConnectionError("redis down")
+            raise generations.BumpFailed("redis down")
 
-        monkeypatch.setattr(generations, "bump_generation", broken)
         get_or_compute(NS, {}, lambda: "v")
+        monkeypatch.setattr(generations, "bump_l2", broken)
         with transaction.atomic():
             Brand.objects.create(client=client_row, name="A")
         flush_pending()  # must not raise
         assert failures(NS) == 1
-        assert tiers.l1.entries_by_namespace().get(NS) is None  # the other steps still ran
-        assert "incomplete" in caplog.text
+        assert (NS, None) in pending_keys()  # the row waits for a relay that can reach Redis
+        assert "not applied yet" in caplog.text
+        monkeypatch.undo()
+        flush_pending()
+        assert pending_keys() == set()
 
-    def test_lost_generation_bump_counts_as_a_failure(self, brand_ns, monkeypatch):
-        monkeypatch.setattr(generations, "bump_generation", lambda namespace, scope=None: None)
-        assert invalidation.fire(NS, None, ("api",)) is False
-        assert failures(NS) == 1
-
-    def test_successful_fire(self, brand_ns):
-        assert invalidation.fire(NS, None, ("api",)) is True
+    def test_apply_key_reports_failure_and_success(self, brand_ns, monkeypatch):
+        assert relay.apply_key(NS, None) is True
         assert failures(NS) == 0
+        monkeypatch.setattr(
+            generations,
+            "bump_durable",
+            lambda namespace, scope=None: (_ for _ in ()).throw(generations.BumpFailed("db down")),
+        )
+        assert relay.apply_key(NS, None) is False
+        assert failures(NS) == 1
 
 
 class TestBulk:
     def test_update_inside_bulk_invalidation_makes_one_invalidation(self, brand_ns, client_row, bumps):
-        Brand.objects.bulk_create([Brand(client=client_row, name=f"b{i}") for i in range(50)])
-        assert (NS, None) not in pending_keys()  # bulk_create sends no signals: why the helper exists
+        plain = models.QuerySet(Brand)  # a plain queryset: no signals, no outbox row
+        plain.bulk_create([Brand(client=client_row, name=f"b{i}") for i in range(50)])
+        assert (NS, None) not in pending_keys()  # why the helper exists
         with transaction.atomic(), bulk_invalidation(NS):
-            Brand.objects.update(logo="https://example.com/x.png")
+            plain.update(logo="https://example.com/x.png")
         flush_pending()
         assert bumps.count(NS) == 1
 
@@ -359,6 +401,24 @@ class TestBulk:
         flush_pending()
         assert bumps.count(NS) == 1
 
+    def test_bulk_create_of_ten_thousand_rows_records_one_row_per_key(self, brand_ns, client_row, count_queries):
+        InvalidationOutbox.objects.all().delete()
+        with transaction.atomic():
+            Brand.objects.bulk_create([Brand(client=client_row, name=f"b{i}") for i in range(10_000)])
+        rows = InvalidationOutbox.objects.values_list("namespace", "scope")
+        assert len(rows) == len(set(rows))  # one row per (namespace, scope), none per written row
+        assert (NS, "") in set(rows)
+
+    def test_project_models_record_queryset_writes_without_any_helper(self, brand_ns, client_row, bumps):
+        # Finding 1: a queryset update() of a watched model, in a process where no listener runs.
+        brand = Brand.objects.create(client=client_row, name="A")
+        flush_pending()
+        cached = get_or_compute(NS, {}, brand_names)[0]
+        Brand.objects.filter(pk=brand.pk).update(name="B")
+        Brand.objects.filter(pk=brand.pk).delete()
+        flush_pending()
+        assert (cached, get_or_compute(NS, {}, brand_names)[0]) == (["A"], [])
+
     def test_invalidating_manager_hands_out_invalidating_querysets(self, brand_ns, client_row, bumps):
         manager = InvalidatingManager()
         manager.model = Brand  # what contribute_to_class does for `objects = InvalidatingManager()`
@@ -366,8 +426,10 @@ class TestBulk:
         manager.filter(name="a").update(name="b")
         assert isinstance(manager.all(), InvalidatingQuerySet)
         assert not hasattr(manager, "delete")  # as with Django's managers: delete() is queryset-only
+        assert pending_keys() == {(NS, None)}
+        assert InvalidationOutbox.objects.filter(namespace=NS).count() == 2  # two autocommitted writes
         flush_pending()
-        assert bumps.count(NS) == 1  # both writes coalesced (no transaction: by the debouncer)
+        assert bumps.count(NS) == 1  # both rows coalesced by the relay
 
     def test_cascade_delete_of_a_watched_model_schedules(self, client_row, bumps):
         # Deleting a client cascades to its brands' runs through the collector (with signals).
@@ -387,42 +449,48 @@ FLUSH_AT_EXIT = textwrap.dedent(
     settings.DATABASES["default"]["NAME"] = sys.argv[1]
     django.setup()
     from django.db import connection
-    from cachecore.invalidation import get_debouncer, watch_model
-    from cachecore.models import CacheEntry, CacheGeneration
+    from cachecore.invalidation import invalidate
+    from cachecore.models import CacheEntry, CacheGeneration, InvalidationOutbox
     from cachecore.namespaces import Namespace, register_namespace
     from cachecore.service import get_or_compute
-    from trackers.models import Brand, Client
 
     with connection.schema_editor() as editor:
-        for model in (Client, Brand, CacheEntry, CacheGeneration):
+        for model in (CacheEntry, CacheGeneration, InvalidationOutbox):
             editor.create_model(model)
-    register_namespace(Namespace(name="test.exit", persistent=True, l3_ttl=600, debounce=600))
-    watch_model(Brand, "test.exit")
-    get_or_compute("test.exit", {}, lambda: "cached")
-    Brand.objects.create(client=Client.objects.create(name="c"), name="b")
-    print("pending", ("test.exit", None) in get_debouncer().pending(), "rows", CacheEntry.objects.count(), flush=True)
-    # Exit without flushing: the atexit hook must fire the pending invalidation.
+    register_namespace(Namespace(
+        name="test.exit", params=("user",), scope=lambda p: f"user:{p['user']}",
+        persistent=True, l3_ttl=600, debounce=600, max_wait=600,
+    ))
+    writes = int(sys.argv[2])
+    for user in range(writes):
+        get_or_compute("test.exit", {"user": user}, lambda: "cached")
+    for user in range(writes):  # committed scope invalidations, each in its own autocommit
+        invalidate("test.exit", f"user:{user}")
+    print("pending", InvalidationOutbox.objects.count(), "rows", CacheEntry.objects.count(), flush=True)
+    # Exit without flushing: the atexit hook must apply the pending rows.
     """
 )
 
 
-def test_pending_invalidation_is_flushed_when_the_process_exits(tmp_path):
+@pytest.mark.parametrize("writes", [1, 400])
+def test_pending_invalidations_are_applied_when_the_process_exits(tmp_path, writes):
     db = tmp_path / "exit.sqlite3"
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.test_settings", "CACHECORE_DEBOUNCE_SECONDS": "600"}
     done = subprocess.run(
-        [sys.executable, "-c", FLUSH_AT_EXIT, str(db)],
+        [sys.executable, "-c", FLUSH_AT_EXIT, str(db), str(writes)],
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         cwd=os.getcwd(),
     )
     assert done.returncode == 0, done.stderr
-    assert "pending True rows 1" in done.stdout
+    assert f"pending {writes} rows {writes}" in done.stdout
     with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT count(*) FROM cachecore_cacheentry WHERE namespace = 'test.exit'").fetchone()[0]
-    assert rows == 0, "the pending invalidation was not flushed at exit (its L3 row survived)"
-    assert "incomplete" not in done.stderr
+        entries = conn.execute("SELECT count(*) FROM cachecore_cacheentry WHERE namespace = 'test.exit'").fetchone()[0]
+        left = conn.execute("SELECT count(*) FROM cachecore_invalidationoutbox").fetchone()[0]
+    assert entries == 0, "the pending invalidation was not applied at exit (its L3 row survived)"
+    assert left == 0, f"{left} of {writes} outbox rows were left at exit"
 
 
 def test_events_are_json_with_namespace_scope_and_origin():

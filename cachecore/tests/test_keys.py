@@ -142,12 +142,26 @@ class TestGenerations:
         key = keys.value_key("gen.a", gens, "f" * 64)
         assert key == f"cc1:gen.a:{gens.epoch}.{gens.namespace}.{gens.scope}:{'f' * 64}"
 
-    def test_bump_with_l2_down_returns_none_and_forces_breaker_open(self, monkeypatch):
+    def test_a_refused_write_deletes_the_old_generation_instead(self, monkeypatch):
+        # Redis full with noeviction refuses SET but still serves DEL: readers then start afresh.
+        old = generations.current_generations("gen.a")
+
+        def refused(*args, **kwargs):
+            raise ConnectionError("OOM command not allowed when used memory > 'maxmemory'")
+
+        monkeypatch.setattr(tiers.l2_cache(), "set", refused)
+        assert generations.bump_generation("gen.a") == ""
+        monkeypatch.undo()
+        assert generations.current_generations("gen.a").namespace != old.namespace
+
+    def test_bump_with_l2_down_raises_and_forces_breaker_open(self, monkeypatch):
         def down(*args, **kwargs):
             raise ConnectionError("down")
 
         monkeypatch.setattr(tiers.l2_cache(), "set", down)
-        assert generations.bump_generation("gen.a") is None
+        monkeypatch.setattr(tiers.l2_cache(), "delete", down)
+        with pytest.raises(generations.BumpFailed):
+            generations.bump_generation("gen.a")
         assert tiers.l2_breaker.state == "open"
 
     def test_generations_unknown_when_l2_down(self, monkeypatch):

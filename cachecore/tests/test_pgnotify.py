@@ -1,4 +1,4 @@
-"""The PostgreSQL path: NOTIFY triggers, the listener (reconnects, catch-up), the command."""
+"""The PostgreSQL path: outbox triggers, the NOTIFY listener that wakes relays, the relay command."""
 
 import json
 import os
@@ -10,14 +10,15 @@ import threading
 import pytest
 from cachalot.api import get_last_invalidation
 from django.core.management import CommandError, call_command
-from django.db import connection, connections
+from django.db import connection
+from django.utils import timezone
 
-from cachecore import invalidation, pgnotify
+from cachecore import invalidation, pgnotify, relay
 from cachecore.backoff import Backoff
-from cachecore.invalidation import get_debouncer
-from cachecore.pgnotify import InstallNotifyTriggers, Listener, invalidation_handlers, parse_payload
+from cachecore.models import InvalidationOutbox
+from cachecore.pgnotify import InstallNotifyTriggers, Listener, parse_payload
 from cachecore.service import get_or_compute
-from cachecore.tests.invalidation_helpers import BumpSpy, temporary_namespace
+from cachecore.tests.invalidation_helpers import BumpSpy, pending_tables, temporary_namespace
 from cachecore.tests.test_coherence import wait_until
 from trackers.models import Brand, Client
 
@@ -34,10 +35,13 @@ NOTIFIED_TABLES = [
 
 
 class TestPayloads:
-    def test_valid_payload(self):
-        assert parse_payload('{"table": "trackers_brand", "op": "UPDATE"}') == ("trackers_brand", "UPDATE")
+    def test_a_table_name(self):
+        assert parse_payload("trackers_brand") == "trackers_brand"
 
-    @pytest.mark.parametrize("payload", ["", "not json", "{}", "[1]", '{"op": "UPDATE"}'])
+    def test_the_first_waves_json_payload(self):
+        assert parse_payload('{"table": "trackers_brand", "op": "UPDATE"}') == "trackers_brand"
+
+    @pytest.mark.parametrize("payload", ["", "{}", "{not json", '{"op": "UPDATE"}'])
     def test_malformed_payload_is_ignored(self, payload):
         assert parse_payload(payload) is None
 
@@ -78,7 +82,7 @@ class TestListenerLoop:
         pending = list(connections_)
         return Listener(
             lambda: pending.pop(0),
-            lambda table, op: self.notified.append((table, op)),
+            self.notified.append,
             self.connected.append,
             backoff=Backoff(initial=0, maximum=0),
             **kwargs,
@@ -89,7 +93,7 @@ class TestListenerLoop:
         listener = self.make([conn])
         stats = listener.run(max_notifications=2)
         assert conn.executed == ["LISTEN cachecore_invalidate"]
-        assert self.notified == [("trackers_brand", "UPDATE"), ("trackers_image", "TRUNCATE")]
+        assert self.notified == ["trackers_brand", "trackers_image"]
         assert self.connected == [True]
         assert (stats.notifications, stats.connects) == (2, 1)
         assert conn.closed
@@ -100,7 +104,7 @@ class TestListenerLoop:
         listener = self.make([first, second])
         stats = listener.run(max_notifications=2)
         assert self.connected == [True, False]  # the second connect is a reconnect
-        assert self.notified == [("trackers_brand", "UPDATE"), ("trackers_client", "UPDATE")]
+        assert self.notified == ["trackers_brand", "trackers_client"]
         assert (stats.connects, stats.lost_connections) == (2, 1)
         assert listener.backend_pid == 2
         assert first.closed and second.closed
@@ -114,7 +118,7 @@ class TestListenerLoop:
                 raise OSError("connection refused")
             return FakeConnection([[FakeNotify("trackers_brand")]], pid=3)
 
-        listener = Listener(connect, lambda t, o: None, lambda first: None, backoff=Backoff(initial=0, maximum=0))
+        listener = Listener(connect, lambda table: None, lambda first: None, backoff=Backoff(initial=0, maximum=0))
         stats = listener.run(max_notifications=1)
         assert len(attempts) == 3
         assert (stats.connects, stats.lost_connections) == (1, 0)
@@ -130,27 +134,23 @@ class TestListenerLoop:
 
 
 @pytest.mark.django_db(transaction=True)
-class TestHandlers:
-    def test_notification_feeds_the_debouncer_and_cachalot(self):
-        with temporary_namespace("test.pg.brands"):
-            on_notify, _ = invalidation_handlers({"trackers_brand": ("test.pg.brands",)})
-            before = get_last_invalidation("trackers_brand")
-            on_notify("trackers_brand", "UPDATE")
-            assert ("test.pg.brands", None) in get_debouncer().pending()
-            assert get_last_invalidation("trackers_brand") > before
-
-    def test_unwatched_table_is_ignored(self):
-        on_notify, _ = invalidation_handlers({})
-        on_notify("some_table", "INSERT")
-        assert get_debouncer().pending() == {}
-
-    def test_connect_invalidates_everything_watched_now(self, monkeypatch):
+class TestTriggerRows:
+    def test_a_trigger_row_is_mapped_to_the_watching_namespaces_and_cachalot(self, monkeypatch):
         bumps = BumpSpy(monkeypatch)
-        with temporary_namespace("test.pg.a"), temporary_namespace("test.pg.b"):
-            tables = {"trackers_brand": ("test.pg.a",), "trackers_tracker": ("test.pg.b",)}
-            _, on_connect = invalidation_handlers(tables)
-            on_connect(False)
-        assert bumps.count("test.pg.a") == 1 and bumps.count("test.pg.b") == 1
+        with temporary_namespace("test.pg.brands", watch=[Brand]):
+            InvalidationOutbox.objects.create(
+                table="trackers_brand", source="trigger:update", created_at=timezone.now()
+            )
+            before = get_last_invalidation("trackers_brand")
+            invalidation.flush_pending()
+            assert bumps.count("test.pg.brands") == 1
+            assert get_last_invalidation("trackers_brand") > before
+            assert pending_tables() == set()
+
+    def test_a_row_for_an_unwatched_table_is_dropped(self, monkeypatch):
+        InvalidationOutbox.objects.create(table="some_table", source="trigger:insert", created_at=timezone.now())
+        invalidation.flush_pending()
+        assert pending_tables() == set()
 
     def test_registry_maps_tables_to_namespaces(self):
         with temporary_namespace("test.pg.reg", watch=[Brand]):
@@ -172,36 +172,21 @@ class TestOperation:
             InstallNotifyTriggers(["trackers_brand"]).database_backwards("trackers", editor, None, None)
         assert pgnotify.installed_triggers() == []
 
-    @pytest.mark.django_db
-    def test_command_needs_postgresql(self):
+    @pytest.mark.django_db(transaction=True)
+    def test_relay_command_polls_elsewhere_than_postgresql(self, capsys):
         if connection.vendor == "postgresql":
             pytest.skip("checks the non-PostgreSQL path")
-        with pytest.raises(CommandError, match="needs PostgreSQL"):
-            call_command("listen_invalidations", max_seconds=1)
-
-
-def run_listener(listener: Listener) -> threading.Thread:
-    def target():
-        try:
-            listener.run()
-        finally:
-            connections.close_all()  # the thread's Django connections (firing deletes L3 rows)
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    return thread
+        call_command("cache_relay", max_seconds=0.3)
+        assert "(polling every" in capsys.readouterr().out
 
 
 @pytest.fixture
-def listener():
-    on_notify, on_connect = invalidation_handlers()
-    running = Listener(pgnotify.psycopg_connector(), on_notify, on_connect, backoff=Backoff(initial=0.05, maximum=0.2))
-    running.poll_seconds = 0.05
-    thread = run_listener(running)
-    assert running.listening.wait(10), "the listener did not connect"
+def relay_thread():
+    """A running relay thread of this process (LISTEN + poll), as every web process has."""
+    running = relay.RelayThread(relay.Relay(), poll=5.0, listen=True).start()
+    assert wait_until(lambda: running._listener is not None and running._listener.listening.is_set(), timeout=10)
     yield running
-    running.stop()
-    thread.join(10)
+    running.stop(timeout=10)
 
 
 def brand_names():
@@ -246,47 +231,71 @@ class TestOnPostgres:
             operation.database_forwards("trackers", editor, None, None)
         assert "trackers_image" in pgnotify.installed_triggers()
 
-    def test_raw_sql_update_is_invalidated_through_the_listener(self, listener):
+    def test_a_raw_sql_write_records_one_row_per_table_and_transaction(self):
+        brand = Brand.objects.create(client=Client.objects.create(name="c"), name="old")
+        InvalidationOutbox.objects.all().delete()
+        with connection.cursor() as cursor:  # bypasses the ORM: no signal, only the trigger
+            cursor.execute("BEGIN")
+            for _ in range(5):
+                cursor.execute("UPDATE trackers_brand SET name = 'new' WHERE id = %s", [brand.pk])
+            cursor.execute("COMMIT")
+        rows = list(InvalidationOutbox.objects.filter(table="trackers_brand").values_list("source", flat=True))
+        assert rows == ["trigger:update"]
+
+    def test_a_rolled_back_raw_write_leaves_no_row(self):
+        Brand.objects.create(client=Client.objects.create(name="c"), name="old")
+        InvalidationOutbox.objects.all().delete()
+        with connection.cursor() as cursor:
+            cursor.execute("BEGIN")
+            cursor.execute("UPDATE trackers_brand SET name = 'gone'")
+            cursor.execute("ROLLBACK")
+        assert InvalidationOutbox.objects.count() == 0
+
+    def test_raw_sql_update_is_applied_by_a_relay_woken_by_notify(self, relay_thread):
         brand = Brand.objects.create(client=Client.objects.create(name="c"), name="old")
         with temporary_namespace("test.pg.raw", watch=[Brand], l1_ttl=300, l2_ttl=300, debounce=0):
+            invalidation.flush_pending()
             assert get_or_compute("test.pg.raw", {}, brand_names)[0] == ["old"]
-            with connection.cursor() as cursor:  # bypasses the ORM: no signal, only the trigger
+            with connection.cursor() as cursor:
                 cursor.execute("UPDATE trackers_brand SET name = 'new' WHERE id = %s", [brand.pk])
-            assert wait_until(lambda: get_or_compute("test.pg.raw", {}, brand_names)[0] == ["new"], timeout=10)
-        assert listener.stats.notifications >= 1
+            # The relay polls every 5 s here: well before that, NOTIFY has woken it.
+            assert wait_until(lambda: get_or_compute("test.pg.raw", {}, brand_names)[0] == ["new"], timeout=3)
+        assert relay_thread._listener.stats.notifications >= 1
 
-    def test_terminated_connection_reconnects_and_invalidates_everything(self, listener, monkeypatch):
+    def test_a_reconnect_invalidates_nothing_and_loses_nothing(self, relay_thread, monkeypatch):
+        # Finding 6: the first wave invalidated every namespace on each (re)connect.
         bumps = BumpSpy(monkeypatch)
-        with temporary_namespace("test.pg.kill", watch=[Brand], l1_ttl=300, l2_ttl=300):
-            get_or_compute("test.pg.kill", {}, lambda: "cached")
+        listener = relay_thread._listener
+        brand = Brand.objects.create(client=Client.objects.create(name="c"), name="old")
+        with temporary_namespace("test.pg.kill", watch=[Brand], l1_ttl=300, l2_ttl=300, debounce=0):
+            invalidation.flush_pending()
+            bumps.calls.clear()
+            assert get_or_compute("test.pg.kill", {}, brand_names)[0] == ["old"]
             old_pid = listener.backend_pid
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_terminate_backend(%s)", [old_pid])
+                # Written while the listener is away: the row waits in the outbox.
+                cursor.execute("UPDATE trackers_brand SET name = 'new' WHERE id = %s", [brand.pk])
             assert wait_until(lambda: listener.stats.connects >= 2 and listener.listening.is_set(), timeout=15)
             assert listener.backend_pid != old_pid
-            assert listener.stats.lost_connections >= 1
-            assert wait_until(lambda: bumps.count("test.pg.kill") >= 1)  # the catch-up invalidation
-            assert get_or_compute("test.pg.kill", {}, lambda: "recomputed")[0] == "recomputed"
-            # And it still listens: a raw write after the reconnect is delivered.
-            before = listener.stats.notifications
-            with connection.cursor() as cursor:
-                cursor.execute("UPDATE trackers_brand SET name = name")
-            assert wait_until(lambda: listener.stats.notifications > before, timeout=10)
+            assert wait_until(lambda: get_or_compute("test.pg.kill", {}, brand_names)[0] == ["new"], timeout=10)
+            assert bumps.count("test.pg.kill") == 1  # the raw write's row, not a reconnect sweep
+            assert all(name.startswith("test.pg.kill") for name, _ in bumps.calls if name.startswith("test."))
 
     def test_command_bounded_run(self, capsys):
         handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            call_command("listen_invalidations", max_seconds=0.5)
+            call_command("listen_invalidations", max_seconds=0.5)  # the alias of cache_relay
         finally:
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
         out = capsys.readouterr().out
-        assert "Listening on cachecore_invalidate" in out
-        assert "Stopped: 0 notification(s), 1 connection(s), 0 lost" in out
+        assert "(LISTEN/NOTIFY + polling every" in out
+        assert "Stopped:" in out and "0 row(s) pending" in out
 
     def test_command_rejects_bad_bounds(self):
         with pytest.raises(CommandError, match="--max-seconds must be greater than 0"):
-            call_command("listen_invalidations", max_seconds=0)
+            call_command("cache_relay", max_seconds=0)
 
     def test_sigterm_stops_the_command_cleanly(self):
         db = connection.settings_dict
@@ -296,14 +305,14 @@ class TestOnPostgres:
         url = f"postgres://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.test_settings", "DATABASE_URL": url}
         proc = subprocess.Popen(
-            [sys.executable, "manage.py", "listen_invalidations"],
+            [sys.executable, "manage.py", "cache_relay"],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         try:
-            assert proc.stdout.readline().startswith("Listening on"), proc.stderr.read()
+            assert proc.stdout.readline().startswith("Relay running"), proc.stderr.read()
             assert wait_until(lambda: _listening_backends(db["NAME"]) > 0, timeout=10)
             proc.send_signal(signal.SIGTERM)
             out, err = proc.communicate(timeout=15)
@@ -325,7 +334,7 @@ def _listening_backends(dbname: str) -> int:
 
 
 def test_a_failing_handler_does_not_drop_the_connection():
-    def broken(table, op):
+    def broken(table):
         raise LookupError("unregistered namespace")
 
     conn = FakeConnection([[FakeNotify("a"), FakeNotify("b")]], pid=9)

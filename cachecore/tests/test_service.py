@@ -7,7 +7,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from cachecore import access, generations, keys, service, singleflight, stats, tiers
+from cachecore import access, generations, keys, report, service, singleflight, stats, tiers
 from cachecore.models import CacheEntry
 from cachecore.service import get_or_compute
 from cachecore.tests.engine_helpers import Counter, FakeClock, user_scope
@@ -152,6 +152,22 @@ class TestL2RoundTrips:
         assert l2_calls == ["get_many"]
 
 
+@pytest.fixture
+def coherent():
+    """This process's L1 coherence subscriber, connected (with Redis as L2; a no-op otherwise).
+
+    Without it a process keeps L1 values no longer than one coherence check interval.
+    """
+    from cachecore import coherence
+
+    sub = coherence.ensure_started()
+    if sub is not None:
+        assert sub.connected.wait(5) and coherence.is_coherent()
+    yield
+    coherence.stop()
+
+
+@pytest.mark.usefixtures("coherent")
 class TestTTL:
     def test_l1_ttl_expiry_falls_back_to_l2(self, make_ns):
         ns = make_ns(l1_ttl=5, l2_ttl=300)
@@ -462,7 +478,7 @@ class TestStats:
         get_or_compute(ns.name, {}, compute)
         tiers.l1_clear()
         get_or_compute(ns.name, {}, compute)
-        entry = stats.stats()["namespaces"][ns.name]
+        entry = report.stats()["namespaces"][ns.name]
         assert entry["tiers"]["l1"] == {"hits": 1, "misses": 2, "hit_rate": 33.33}
         assert entry["tiers"]["l2"]["hits"] == 1 and entry["tiers"]["l2"]["misses"] == 1
         assert (entry["hits"], entry["misses"], entry["computes"], entry["hit_rate"]) == (2, 1, 1, 66.67)
@@ -501,7 +517,7 @@ class TestStats:
             t.start()
         for t in threads:
             t.join()
-        assert stats.stats()["namespaces"]["threads"]["computes"] == 8000
+        assert report.stats()["namespaces"]["threads"]["computes"] == 8000
 
     def test_l3_hit_queues_an_access_count(self, make_ns):
         ns = make_ns(l1_ttl=0, l2_ttl=0, persistent=True)
@@ -516,7 +532,7 @@ class TestStatsThreads:
         for t in threads:
             t.start()
             t.join()
-        assert stats.stats()["namespaces"]["gone"]["computes"] == 100
+        assert report.stats()["namespaces"]["gone"]["computes"] == 100
         assert len(stats._all_counts) < 100  # dead threads' dicts were folded away
 
 

@@ -23,6 +23,7 @@ REQUIRED_ALERTS = {
     "CacheInvalidationFailed",
     "SyncSlow",
     "RedisTierErrorsRising",
+    "InvalidationOutboxBacklog",
 }
 
 

@@ -72,6 +72,10 @@ class TestViews:
         assert body["cache"]["available"] is True
         assert set(body["cache"]) >= {"hitRate", "namespaces", "tiers", "l1", "breakers", "invalidations"}
         assert set(body["cache"]["l1"]) == {"entries", "bytes", "maxEntries", "maxBytes"}
+        outbox = body["cache"]["outbox"]
+        assert (outbox["pending"], outbox["oldestAgeSeconds"]) == (0, 0.0)
+        assert {"running", "passes", "lastPassAgeSeconds"} <= set(outbox["relay"])
+        assert {"enabled", "connected", "lastSeq", "drops"} <= set(outbox["coherence"])
 
     def test_the_token_gets_the_detailed_view(self, client, token):
         response = client.get(URL, **bearer(token))

@@ -26,13 +26,19 @@ PROJECT_METRICS = [
     "empty_state_views_total",
     "sync_duration_seconds",
     "sync_rows_total",
+    "cachecore_outbox_pending",
+    "cachecore_outbox_oldest_age_seconds",
 ]
 
 pytestmark = pytest.mark.django_db
 
 
 def type_line(name):
-    kind = {"cache_hit_rate_percent": "gauge"}.get(name)
+    kind = {
+        "cache_hit_rate_percent": "gauge",
+        "cachecore_outbox_pending": "gauge",
+        "cachecore_outbox_oldest_age_seconds": "gauge",
+    }.get(name)
     if kind is None:
         kind = "histogram" if name.endswith("_seconds") else "counter"
     return f"# TYPE {name} {kind}"
@@ -48,6 +54,20 @@ class TestExport:
             assert type_line(name) in text, name
         assert "django_http_requests_total_by_method_total" in text  # the middleware
         assert "django_db_execute_total" in text  # the database backend wrappers
+
+    def test_the_outbox_gauges_are_read_at_scrape_time(self, client):
+        from django.utils import timezone
+
+        from cachecore.models import InvalidationOutbox
+
+        InvalidationOutbox.objects.create(
+            namespace="x", created_at=timezone.now() - timezone.timedelta(seconds=30), source="test"
+        )
+        text = client.get(URL).content.decode()
+        pending = next(line for line in text.splitlines() if line.startswith("cachecore_outbox_pending"))
+        age = next(line for line in text.splitlines() if line.startswith("cachecore_outbox_oldest_age_seconds"))
+        assert float(pending.split()[-1]) == 1.0
+        assert 30.0 <= float(age.split()[-1]) < 60.0
 
     def test_db_query_seconds_carries_the_statement_groups(self, client):
         client.get(URL)

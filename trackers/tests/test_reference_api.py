@@ -236,30 +236,13 @@ def test_schema_lists_the_reference_endpoints(staff):
 
 @pytest.fixture
 def listener():
-    """Run the PostgreSQL invalidation listener (as ``manage.py listen_invalidations``) in a thread."""
-    import threading
+    """Run a relay thread with its NOTIFY listener, as every web process does (tests run none)."""
+    from cachecore import relay
 
-    from django.db import connections
-
-    from cachecore import pgnotify
-    from cachecore.backoff import Backoff
-
-    on_notify, on_connect = pgnotify.invalidation_handlers()
-    running = pgnotify.Listener(pgnotify.psycopg_connector(), on_notify, on_connect, backoff=Backoff(initial=0.05))
-    running.poll_seconds = 0.05
-
-    def target():
-        try:
-            running.run()
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    assert running.listening.wait(10), "the listener did not connect"
-    yield running
-    running.stop()
-    thread.join(10)
+    running = relay.RelayThread(relay.Relay(), poll=5.0, listen=True).start()
+    assert wait_for(lambda: running._listener is not None and running._listener.listening.is_set())
+    yield running._listener
+    running.stop(timeout=10)
 
 
 def wait_for(predicate, timeout: float = 10.0) -> bool:
@@ -277,14 +260,14 @@ def wait_for(predicate, timeout: float = 10.0) -> bool:
 @pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
-def test_raw_sql_brand_update_is_served_after_the_listeners_debounce(data, staff, settings, listener):
+def test_raw_sql_brand_update_is_served_after_the_relays_debounce(data, staff, settings, listener):
     from django.db import connection
 
     settings.CACHECORE_DEBOUNCE_SECONDS = 0.3
     client = api_as(staff)
     brand = data.brands[0]
     client.get(url("brands"))
-    with connection.cursor() as cursor:  # bypasses the ORM: only the NOTIFY trigger sees it
+    with connection.cursor() as cursor:  # bypasses the ORM: only the trigger records it
         cursor.execute("UPDATE trackers_brand SET name = 'Raw SQL name' WHERE id = %s", [brand.pk])
 
     def renamed() -> bool:

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 from django.db import DatabaseError
 
 from cachecore import maintenance
-from cachecore.stats import stats
+from cachecore.report import stats
 
 
 class Command(BaseCommand):

@@ -8,6 +8,10 @@ from cachecore.namespaces import all_namespaces
 NEED_TARGET = "Name a namespace to invalidate, or pass --all."
 BOTH_TARGETS = "Pass either a namespace or --all, not both."
 SCOPE_WITH_ALL = "--scope needs a namespace; it cannot be combined with --all."
+NOT_APPLIED = (
+    "Redis or the database could not be reached: the invalidation is recorded in the outbox and a "
+    "relay will apply it as soon as they can be (see manage.py cache_relay)."
+)
 
 
 class Command(BaseCommand):
@@ -24,7 +28,11 @@ class Command(BaseCommand):
         if all and scope:
             raise CommandError(SCOPE_WITH_ALL)
         if all:
+            wanted = [ns.name for ns in all_namespaces()]
             names = invalidation.invalidate_all(source="command")
+            missed = [name for name in wanted if name not in names]
+            if missed:
+                raise CommandError(f"{NOT_APPLIED} Not applied yet: {', '.join(missed)}.")
             self.stdout.write(self.style.SUCCESS(f"Invalidated {len(names)} namespace(s): {', '.join(names)}"))
             return
         if not namespace:
@@ -32,6 +40,11 @@ class Command(BaseCommand):
         known = [ns.name for ns in all_namespaces()]
         if namespace not in known:
             raise CommandError(f"Unknown namespace {namespace!r}. Known: {', '.join(known) or 'none registered'}.")
-        invalidation.invalidate_now(namespace, scope, source="command")
+        try:
+            applied = invalidation.invalidate_now(namespace, scope, source="command")
+        except ValueError as exc:  # an empty scope, or a scope of a namespace kept without scopes
+            raise CommandError(f"--scope: {exc}") from exc
         what = f"{namespace} (scope {scope})" if scope else namespace
+        if not applied:
+            raise CommandError(f"{NOT_APPLIED} Not applied yet: {what}.")
         self.stdout.write(self.style.SUCCESS(f"Invalidated {what}."))

@@ -10,6 +10,8 @@ imports ``prometheus_client``, so it is set here, in the master, and inherited b
 - Set: that directory; its ``*.db`` files are deleted when the master starts (values of a previous
   run would otherwise be added to this one's). Never share one directory between two masters.
 
+``post_worker_init`` starts each worker's ``process_cpu_seconds_total`` /
+``process_resident_memory_bytes`` gauges (the multi-process export has no process collector).
 ``child_exit`` marks a dead worker so its live gauges (``cache_hit_rate_percent``, mode
 ``livemax``) leave the export; its counters and histograms stay, so totals never go backwards.
 """
@@ -49,3 +51,10 @@ def on_exit(server):
     """Remove the private metrics directory (a configured one is left for inspection)."""
     if _PRIVATE_DIR:
         shutil.rmtree(MULTIPROC_DIR, ignore_errors=True)
+
+
+def post_worker_init(worker):
+    """Start this worker's CPU and memory gauges (monitoring/process_metrics.py) before its first request."""
+    from monitoring import process_metrics
+
+    process_metrics.start()

@@ -1,37 +1,42 @@
-"""Batched L3 access tracking: hits only touch memory; a flush writes one UPDATE per batch.
+"""Batched access tracking of CacheEntry rows: hits only touch memory; a flush writes in batches.
 
-An L3 hit calls ``record(pk)``; a daemon thread flushes at most every
+Every hit of a persistent namespace, whichever tier served it (L1, L2 or L3), calls
+``record(namespace, key_hash)``: the row is addressed by its unique (namespace, key_hash), so an
+L1 or L2 hit needs no database read to find it. A daemon thread flushes at most every
 ``CACHECORE_ACCESS_FLUSH_SECONDS`` (0 disables it), and ``flush()`` runs at process exit and
-whenever called (tests, monitoring).
+whenever called (tests, monitoring). Each process adds its own counts (``access_count + n``), so
+the table sums the hits of every process.
 """
 
 import atexit
 import logging
 import os
 import threading
-from datetime import datetime
+import time
+from datetime import UTC, datetime
 
 from django.db import DatabaseError, close_old_connections, models
 from django.db.models import Case, F, Value, When
-from django.utils import timezone
+from django.db.models.functions import Greatest
 
 from cachecore import conf
 
 logger = logging.getLogger("cachecore")
 
-_pending: dict[int, list] = {}  # pk -> [hits, last accessed]
+_pending: dict[tuple[str, str], list] = {}  # (namespace, key_hash) -> [hits, last accessed (epoch s)]
 _lock = threading.Lock()
 _state = {"flushes": 0, "rows": 0, "background": True, "thread": None, "atexit": False}
 _wake = threading.Event()
 
 
-def record(pk: int, when: datetime | None = None) -> None:
-    """Count one hit of the CacheEntry ``pk`` (no database access)."""
-    when = when or timezone.now()
+def record(namespace: str, key_hash: str, when: float | None = None) -> None:
+    """Count one hit of the CacheEntry of (namespace, key_hash) at ``when`` (epoch seconds); no I/O."""
+    when = time.time() if when is None else when
+    key = (namespace, key_hash)
     with _lock:
-        entry = _pending.get(pk)
+        entry = _pending.get(key)
         if entry is None:
-            _pending[pk] = [1, when]
+            _pending[key] = [1, when]
         else:
             entry[0] += 1
             if when > entry[1]:
@@ -46,39 +51,50 @@ def pending() -> int:
 
 
 def flush() -> int:
-    """Write every pending hit (one UPDATE per batch of rows); return the number of rows updated."""
-    from cachecore.models import CacheEntry
-
+    """Write every pending hit (one UPDATE per namespace and batch); return the number of rows updated."""
     with _lock:
         batch = dict(_pending)
         _pending.clear()
     if not batch:
         return 0
     size = max(1, conf.settings.CACHECORE_ACCESS_BATCH_SIZE)
-    items = sorted(batch.items())
+    by_namespace: dict[str, list] = {}
+    for (namespace, key_hash), (hits, last) in sorted(batch.items()):
+        by_namespace.setdefault(namespace, []).append((key_hash, hits, datetime.fromtimestamp(last, UTC)))
     updated = 0
-    for start in range(0, len(items), size):
-        chunk = items[start : start + size]
-        try:
-            updated += CacheEntry.objects.filter(pk__in=[pk for pk, _ in chunk]).update(
-                access_count=F("access_count")
-                + Case(
-                    *[When(pk=pk, then=Value(hits)) for pk, (hits, _) in chunk],
-                    default=Value(0),
-                    output_field=models.PositiveBigIntegerField(),
-                ),
-                last_accessed=Case(
-                    *[When(pk=pk, then=Value(last)) for pk, (_, last) in chunk],
-                    default=F("last_accessed"),
-                    output_field=models.DateTimeField(),
-                ),
-            )
-        except DatabaseError as exc:
-            # Access counts are statistics: losing one batch beats failing or retrying forever.
-            logger.warning("cachecore: could not flush %d access counts: %s", len(chunk), exc)
+    for namespace, items in by_namespace.items():
+        for start in range(0, len(items), size):
+            updated += _write(namespace, items[start : start + size])
     _state["flushes"] += 1
     _state["rows"] += updated
     return updated
+
+
+def _write(namespace: str, chunk: list[tuple[str, int, datetime]]) -> int:
+    from cachecore.models import CacheEntry
+
+    try:
+        return CacheEntry.objects.filter(namespace=namespace, key_hash__in=[key for key, _, _ in chunk]).update(
+            access_count=F("access_count")
+            + Case(
+                *[When(key_hash=key, then=Value(hits)) for key, hits, _ in chunk],
+                default=Value(0),
+                output_field=models.PositiveBigIntegerField(),
+            ),
+            # Greatest: another process may have flushed a later access already.
+            last_accessed=Greatest(
+                F("last_accessed"),
+                Case(
+                    *[When(key_hash=key, then=Value(last)) for key, _, last in chunk],
+                    default=F("last_accessed"),
+                    output_field=models.DateTimeField(),
+                ),
+            ),
+        )
+    except DatabaseError as exc:
+        # Access counts are statistics: losing one batch beats failing or retrying forever.
+        logger.warning("cachecore: could not flush %d access counts: %s", len(chunk), exc)
+        return 0
 
 
 def info() -> dict:

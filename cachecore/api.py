@@ -6,6 +6,7 @@ modules named in DESIGN.md (tiers, keys, service, invalidation, coherence, prewa
 Contract (shared by trackers, contentplanning and monitoring):
 
     register_namespace(Namespace(name=..., params=(...), ...))     # once, at import of the app's caching module
+    all_namespaces() -> list[Namespace]             # every declared namespace (reports)
     value, info = get_or_compute(name, params, compute, force_refresh=False)
         # info: CacheInfo(tier="l1"|"l2"|"l3"|"miss"|"disabled", is_cached, timestamp)
     invalidate(name, scope=None, source="api")    # recorded in the outbox in the current transaction
@@ -20,10 +21,12 @@ Contract (shared by trackers, contentplanning and monitoring):
     with uncached_reads(): ...                      # compute() reads with django-cachalot off
     @prewarmer("namespace") def warm(progress) -> int
     stats() -> dict
+    long_running_started(role)                      # a long-running command starts: CACHECORE_LONG_RUNNING_HOOK(role)
     add_observer(obj)                               # obj.on_request/on_invalidation/on_error/... (metrics)
 """
 
 from cachecore.cachalot import uncached_reads
+from cachecore.hooks import long_running_started
 from cachecore.invalidation import (
     InvalidatingManager,
     InvalidatingQuerySet,
@@ -36,7 +39,7 @@ from cachecore.invalidation import (
     watch_model,
 )
 from cachecore.invalidation import info as invalidation_status
-from cachecore.namespaces import Namespace, get_namespace, register_namespace
+from cachecore.namespaces import Namespace, all_namespaces, get_namespace, register_namespace
 from cachecore.prewarm import prewarmer
 from cachecore.report import stats
 from cachecore.service import CacheInfo, get_or_compute
@@ -45,6 +48,7 @@ from cachecore.stats import add_observer
 __all__ = [
     "CacheInfo",
     "add_observer",
+    "all_namespaces",
     "InvalidatingManager",
     "InvalidatingQuerySet",
     "Namespace",
@@ -56,6 +60,7 @@ __all__ = [
     "invalidate_all",
     "invalidate_now",
     "invalidation_status",
+    "long_running_started",
     "prewarmer",
     "register_namespace",
     "staleness_bound",

@@ -49,6 +49,9 @@ DEFAULTS = {
     "CACHECORE_COHERENCE_CHECK_SECONDS": 0.5,
     # The last-resort ceiling of every L1 entry's lifetime, whatever the namespace says.
     "CACHECORE_L1_MAX_TTL": 300.0,
+    # Dotted path of a callable ``hook(role: str)`` that a long-running command of the engine
+    # (cache_relay) calls once at start, e.g. to serve its own /metrics; "" = none.
+    "CACHECORE_LONG_RUNNING_HOOK": "",
 }
 
 

@@ -80,6 +80,8 @@ class TieredCache:
             entry = tiers.l1.get(l1_key)
             if entry is not None:
                 stats.record_request(ns.name, "l1", "hit")
+                if ns.persistent:  # counted in memory, flushed in batches (DESIGN: hits write nothing)
+                    access.record(ns.name, key_hash, self.wall_clock())
                 return entry[1], CacheInfo("l1", True, entry[2], False)
             stats.record_request(ns.name, "l1", "miss")
         scope = ns.scope(canon) if ns.scope else None
@@ -88,6 +90,9 @@ class TieredCache:
     # --- below L1 ---------------------------------------------------------------------------
 
     def _slow_path(self, call: _Call, compute):
+        # A process filling L1 must hear other processes' evictions: subscribe first (once per
+        # process; the first start waits briefly for it), since subscribing drops L1 and its fence.
+        coherence.ensure_started()
         # The L1 fence and the generations are captured before anything is read or computed.
         marker = tiers.l1.marker(call.ns.name, call.scope)
         reads_l2 = not call.force_refresh and call.ns.l2_ttl != 0
@@ -189,6 +194,8 @@ class TieredCache:
             return None
         created, expires, value = envelope
         stats.record_request(ns.name, "l2", "hit")
+        if ns.persistent:
+            access.record(ns.name, call.key_hash, self.wall_clock())
         remaining = None if expires is None else expires - self.wall_clock()
         self._fill_l1(call, value, created, _capped(ns.l1_ttl, remaining), marker)
         return value, CacheInfo("l2", True, _ts(created), call.force_refresh)
@@ -209,9 +216,9 @@ class TieredCache:
         if read.row is None:
             stats.record_request(ns.name, "l3", "miss")
             return None
-        pk, value, created_at, expires_at = read.row
+        _pk, value, created_at, expires_at = read.row
         stats.record_request(ns.name, "l3", "hit")
-        access.record(pk, now)
+        access.record(ns.name, call.key_hash, now.timestamp())
         created = created_at.timestamp()
         remaining = None if expires_at >= tiers.NEVER else (expires_at - now).total_seconds()
         if gens is not None and ns.l2_ttl != 0:
@@ -255,11 +262,7 @@ class TieredCache:
         # (subscriber down or not checked lately), no longer than one coherence check interval.
         ttl = _capped(ttl, conf.settings.CACHECORE_L1_MAX_TTL)
         if not coherence.is_coherent():
-            # A process filling L1 must hear other processes' evictions: subscribe (once; the first
-            # start waits briefly for the subscription) and keep the value briefly until then.
-            coherence.ensure_started()
-            if not coherence.is_coherent():
-                ttl = _capped(ttl, conf.settings.CACHECORE_COHERENCE_CHECK_SECONDS)
+            ttl = _capped(ttl, conf.settings.CACHECORE_COHERENCE_CHECK_SECONDS)
         if call.ns.l1_ttl == 0 or (ttl is not None and ttl <= 0):
             return
         if size is None:

@@ -12,7 +12,7 @@ import threading
 from django.core.signals import request_started
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
-from cachecore import coherence, invalidation, relay
+from cachecore import coherence, invalidation, relay, watches
 from cachecore.conf import settings
 
 _SAVE_DELETE = ((post_save, "cachecore.post_save"), (post_delete, "cachecore.post_delete"))
@@ -23,7 +23,8 @@ _lock = threading.RLock()
 
 def register_signal_handlers() -> None:
     """Connect the model, request and prewarm receivers (idempotent through dispatch_uid)."""
-    for model in invalidation.watched_models():
+    watches.on_change(sync_model_receivers)  # watch_model() from now on connects at once
+    for model in watches.watched_models():  # and whatever was watched before ready() ran
         sync_model_receivers(model)
     request_started.connect(_start_coherence, dispatch_uid="cachecore.coherence")
     if settings.CACHECORE_PREWARM_ON_START:
@@ -36,7 +37,7 @@ def sync_model_receivers(model) -> None:
         for sender in _family(model):
             # A proxy instance is sent with the proxy as sender, and watches_for(proxy) includes
             # its concrete model's watches: connect each member that has any.
-            watched = bool(invalidation.watches_for(sender))
+            watched = bool(watches.watches_for(sender))
             for signal, uid in _SAVE_DELETE:
                 if watched:
                     signal.connect(invalidation.on_save_or_delete, sender=sender, dispatch_uid=uid)
@@ -58,7 +59,7 @@ def _sync_m2m_receivers() -> None:
     # m2m_changed is sent with the through model as sender: connect the through models of every
     # many-to-many relation that has a watched model on either side, and watched through models.
     wanted = set()
-    for model in invalidation.watched_models():
+    for model in watches.watched_models():
         wanted.add(model)
         if model._meta.apps.models_ready:
             opts = model._meta

@@ -155,10 +155,18 @@ class L1Cache:
             counts[entry[4]] = counts.get(entry[4], 0) + 1
         return counts
 
+    def expired_entries(self) -> int:
+        """Return how many entries have outlived their TTL but are not dropped yet (dropped on read)."""
+        now = self.clock()
+        with self._lock:
+            deadlines = [entry[0] for entry in self._data.values()]
+        return sum(1 for expires in deadlines if expires is not None and expires <= now)
+
     def info(self) -> dict:
         """Return size and bounds for stats()."""
         return {
             "entries": len(self._data),
+            "expired": self.expired_entries(),
             "bytes": self._bytes,
             "max_entries": conf.settings.CACHECORE_L1_MAX_ENTRIES,
             "max_bytes": conf.settings.CACHECORE_L1_MAX_BYTES,

@@ -67,12 +67,19 @@ def unwatch_model(model, namespaces: str | Iterable[str] | None = None) -> None:
     _sync_receivers(model)
 
 
-def _sync_receivers(model) -> None:
-    # Receivers are connected per watched model (see cachecore.signals), at once: watch_model()
-    # may run before or after cachecore's ready().
-    from cachecore import signals
+_change_listeners: list[Callable[[type[models.Model]], None]] = []
 
-    signals.sync_model_receivers(model)
+
+def on_change(listener: Callable[[type[models.Model]], None]) -> None:
+    """Call ``listener(model)`` whenever the watches of a model change (cachecore.signals connects
+    its receivers per watched model this way; its ready() catches up with earlier watches)."""
+    if listener not in _change_listeners:
+        _change_listeners.append(listener)
+
+
+def _sync_receivers(model) -> None:
+    for listener in list(_change_listeners):
+        listener(model)
 
 
 def watches_for(model) -> tuple[Watch, ...]:

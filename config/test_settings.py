@@ -14,3 +14,6 @@ os.environ.setdefault("CACHE_KEY_PREFIX", "cwtest")
 from config.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# cachecore's own test models (cachecore/tests/testapp): the engine's tests do not use the project's apps.
+INSTALLED_APPS = [*INSTALLED_APPS, "cachecore.tests.testapp"]  # noqa: F405

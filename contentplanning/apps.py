@@ -8,8 +8,9 @@ class ContentplanningConfig(AppConfig):
 
     def ready(self):
         # No database access here: the namespace declaration, receivers, checks and the prewarmer only.
-        from contentplanning import caching, checks, conf, prewarm  # noqa: F401 - prewarm registers itself
+        from contentplanning import caching, checks, conf, prewarm, providers  # noqa: F401 - prewarm registers itself
 
         caching.register_signal_handlers()
         checks.register_checks()
         setting_changed.connect(conf.reload_on_change, dispatch_uid="contentplanning.conf")
+        setting_changed.connect(providers.reset_on_change, dispatch_uid="contentplanning.providers")

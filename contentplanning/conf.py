@@ -60,7 +60,3 @@ def reload_on_change(*, setting, **kwargs) -> None:
     global _current
     if setting in _SETTINGS:
         _current = None
-    if setting.startswith("AI_ANALYSIS_"):
-        from contentplanning import providers
-
-        providers.reset_provider()

@@ -5,6 +5,7 @@ fields), so the hot endpoint parses its handful of parameters directly. Errors a
 ``detail`` starts with the parameter's name, like the project's serializer errors.
 """
 
+from collections.abc import Iterable
 from datetime import date, timedelta
 
 from drf_spectacular.utils import OpenApiParameter
@@ -18,11 +19,22 @@ DATE = "must be a date (YYYY-MM-DD)."
 WEEKS_MAX = 26
 WEEKS = f"must be an integer from 1 to {WEEKS_MAX}."
 TOO_LATE = "must be a date that leaves room for {weeks} weeks before {last}, the last date of the calendar."
+UNKNOWN_PARAMETER = "unknown parameter; allowed: {allowed}."
+# DRF's renderer switch is accepted everywhere (as on the trackers endpoints).
+ALWAYS_ALLOWED = frozenset({"format"})
 
 
 def invalid(name: str, message: str) -> ValidationError:
     """Return the 400 error of one parameter."""
     return ValidationError({name: [message]})
+
+
+def reject_unknown(query, allowed: Iterable[str]) -> None:
+    """Raise a 400 naming the first query parameter that is not in ``allowed`` (a typo is never ignored)."""
+    allowed = tuple(allowed)
+    unknown = sorted(set(query) - set(allowed) - ALWAYS_ALLOWED)
+    if unknown:
+        raise invalid(unknown[0], UNKNOWN_PARAMETER.format(allowed=", ".join(sorted(allowed)) or "none"))
 
 
 def _ascii_int(value: str) -> int | None:

@@ -148,3 +148,9 @@ def reset_provider() -> None:
     """Forget the configured provider so the next call reads the settings again."""
     global _provider
     _provider = None
+
+
+def reset_on_change(*, setting, **kwargs) -> None:
+    """Forget the provider when a test overrides an AI_ANALYSIS_* setting (setting_changed receiver)."""
+    if setting.startswith("AI_ANALYSIS_"):
+        reset_provider()

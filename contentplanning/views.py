@@ -27,8 +27,20 @@ def success(data, info, message: str) -> Response:
     )
 
 
-class SubjectApi(APIView):
+class StrictQueryApi(APIView):
+    """Base: a query parameter not in ``query_params_allowed`` is a 400 naming it (after auth checks)."""
+
+    query_params_allowed: tuple[str, ...] = ()
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authentication, permissions, throttles first
+        qp.reject_unknown(request.query_params, self.query_params_allowed)
+
+
+class SubjectApi(StrictQueryApi):
     """Base of the endpoints that read one user's data (own data, or anyone's for staff)."""
+
+    query_params_allowed = ("user_id", "strategy_id")
 
     def subject(self, request):
         """Return the (user, strategy) the query names, after the permission check."""
@@ -43,6 +55,8 @@ class SubjectApi(APIView):
 @extend_schema(parameters=[*qp.SUBJECT, qp.FORCE_REFRESH], responses=OpenApiTypes.OBJECT)
 class ComprehensiveUserDataApi(SubjectApi):
     """The front-end data load: a user's onboarding, AI analysis, gaps, strategy and performance."""
+
+    query_params_allowed = ("user_id", "strategy_id", "force_refresh")
 
     def get(self, request):
         force_refresh = qp.boolean(request.query_params.get("force_refresh"), "force_refresh")
@@ -64,6 +78,8 @@ class StrategyDraftApi(SubjectApi):
 @extend_schema(parameters=[*qp.SUBJECT, qp.START, qp.WEEKS_PARAM], responses=OpenApiTypes.OBJECT)
 class CalendarDraftApi(SubjectApi):
     """Calendar generation: proposed slots for the next weeks."""
+
+    query_params_allowed = ("user_id", "strategy_id", "start", "weeks")
 
     def get(self, request):
         weeks = qp.weeks(request.query_params.get("weeks"))
@@ -98,8 +114,7 @@ class FrameworkApi(SubjectApi):
         return success(data, info, f"12-step framework for user {user.pk}")
 
 
-@extend_schema(responses=OpenApiTypes.OBJECT)
-class CacheManagementApi(APIView):
+class CacheManagementApi(StrictQueryApi):
     """Base of the staff-only cache endpoints: throttled (CACHE_MANAGEMENT_THROTTLE_RATE per user)."""
 
     permission_classes = [IsAdminUser]
@@ -107,6 +122,7 @@ class CacheManagementApi(APIView):
     throttle_scope = "cache_management"
 
 
+@extend_schema(responses=OpenApiTypes.OBJECT)
 class CacheStatsApi(CacheManagementApi):
     """Staff: entries of the comprehensive-user-data cache table and hit rates per tier."""
 
@@ -123,6 +139,8 @@ class CacheStatsApi(CacheManagementApi):
 )
 class CacheInvalidateApi(CacheManagementApi):
     """Staff: retire every cached entry of one user now."""
+
+    query_params_allowed = ("strategy_id",)
 
     def delete(self, request, user_id):
         user_id = qp.positive_int(user_id, "user_id")

@@ -11,10 +11,19 @@ class MonitoringConfig(AppConfig):
 
         # No database or network access here: connect receivers, register hooks, note the start.
         from django.core import checks as django_checks
-        from django.core.signals import request_finished, setting_changed
+        from django.core.signals import request_finished, request_started, setting_changed
         from django.db.backends.signals import connection_created
 
-        from monitoring import cache_observer, checks, conf, health, performance, query_timing, snapshots
+        from monitoring import (
+            cache_observer,
+            checks,
+            conf,
+            health,
+            performance,
+            process_metrics,
+            query_timing,
+            snapshots,
+        )
 
         setting_changed.connect(conf.reload_settings, dispatch_uid="monitoring.conf.reload")
         conf.on_reload(query_timing.refresh_enabled)
@@ -25,6 +34,8 @@ class MonitoringConfig(AppConfig):
         performance.tracker.add_read_hook(query_timing.flush)
         atexit.register(query_timing.flush)  # short-lived processes: queued timings reach the metrics
         cache_observer.register()
+        # Each worker's CPU and memory (gunicorn multi-process mode), started by its first request.
+        request_started.connect(process_metrics.start, dispatch_uid="monitoring.process_metrics")
         health.mark_started()
         snapshots.register_exit_snapshot()
         django_checks.register(checks.check_monitoring_settings)

@@ -107,3 +107,23 @@ def register() -> bool:
         return False
     add_observer(observer)
     return True
+
+
+KNOWN_TIERS = ("l1", "l2", "l3")
+
+
+def export_known_labels() -> None:
+    """Create every labelled counter an alert reads at zero, so ``increase()`` sees the first failure.
+
+    A counter child appears only when first incremented; Prometheus then sees its first sample at
+    1 and ``increase()`` over a window that starts with it is 0: the first failure would never
+    alert. Called before every export (``/metrics``, a command's own server); idempotent.
+    """
+    try:
+        from cachecore.api import all_namespaces
+    except ImportError:
+        return
+    for ns in all_namespaces():
+        CACHE_INVALIDATION_FAILURES_TOTAL.labels(namespace=ns.name)
+    for tier in KNOWN_TIERS:
+        CACHE_TIER_ERRORS_TOTAL.labels(tier=tier)

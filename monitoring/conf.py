@@ -17,6 +17,12 @@ Defaults (environment variables of the same name; see docs/monitoring.md):
 - ``MONITORING_SNAPSHOT_DIR`` (empty): when set, each process writes its summary there at exit.
 - ``MONITORING_PAGE_REFRESH_SECONDS`` (5): refresh interval of the /monitoring/ page.
 - ``METRICS_ALLOWED_IPS`` (127.0.0.1, ::1): addresses or CIDR networks that may read /metrics.
+- ``METRICS_PORT`` (0: off) / ``METRICS_ADDR`` (127.0.0.1): where a long-running command serves
+  its own /metrics (monitoring/exporter.py); set per process.
+- ``MONITORING_MEMORY_LIMIT_BYTES`` (0: the cgroup's memory.max, if any): exported as
+  ``process_memory_limit_bytes`` for the memory alert (85 %).
+- ``MONITORING_PROCESS_METRICS_SECONDS`` (5): how often a gunicorn worker refreshes its
+  ``process_cpu_seconds_total`` / ``process_resident_memory_bytes``.
 """
 
 from dataclasses import dataclass
@@ -39,6 +45,10 @@ _SETTINGS = {
     "MONITORING_PAGE_REFRESH_SECONDS": ("page_refresh_seconds", 5),
     "METRICS_ALLOWED_IPS": ("metrics_allowed_ips", ("127.0.0.1", "::1")),
     "REDIS_URL": ("redis_url", ""),
+    "METRICS_PORT": ("metrics_port", 0),
+    "METRICS_ADDR": ("metrics_addr", "127.0.0.1"),
+    "MONITORING_MEMORY_LIMIT_BYTES": ("memory_limit_bytes", 0),
+    "MONITORING_PROCESS_METRICS_SECONDS": ("process_metrics_seconds", 5.0),
 }
 
 
@@ -59,6 +69,10 @@ class MonitoringSettings:
     page_refresh_seconds: int
     metrics_allowed_ips: tuple
     redis_url: str
+    metrics_port: int
+    metrics_addr: str
+    memory_limit_bytes: int
+    process_metrics_seconds: float
 
 
 _current: MonitoringSettings | None = None

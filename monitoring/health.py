@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from monitoring import dependencies
 from monitoring.fingerprint import group
+from monitoring.health_seed import seed_cache_fields
 from monitoring.performance import SQL, tracker
 
 logger = logging.getLogger("monitoring")
@@ -53,11 +54,12 @@ def overall_status(deps: dict) -> str:
 def cache_report() -> dict:
     """Return cachecore's statistics in the health contract's shape (empty when unavailable)."""
     try:
-        from cachecore.api import stats
+        from cachecore.api import all_namespaces, stats
     except ImportError:
         return {"available": False}
     try:
         raw = stats()
+        seed_fields = seed_cache_fields(raw, all_namespaces())
     except Exception:  # noqa: BLE001 - statistics must never make the health check fail
         logger.exception("cachecore stats() failed; the health report leaves the cache section out")
         return {"available": False}
@@ -85,6 +87,7 @@ def cache_report() -> dict:
             "failures": raw.get("invalidations", {}).get("failures", 0),
             "bySource": raw.get("invalidations", {}).get("by_source", {}),
         },
+        **seed_fields,  # seed 003's total/valid/expired/ttl and one "<name>Cache" object per namespace
         "outbox": outbox_report(),
     }
 

@@ -59,3 +59,31 @@ SYNC_DURATION_SECONDS = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0),
 )
 SYNC_ROWS_TOTAL = Counter("sync_rows_total", "Location history rows applied by the state sync.")
+
+# Per-process CPU and memory under gunicorn's multi-process mode, where the default collector's
+# process_* metrics are not exported (monitoring/process_metrics.py keeps them current). Not
+# registered in the default registry, which already has the standard ProcessCollector of the same
+# names; in multi-process mode the values reach /metrics through the files, one series per pid.
+PROCESS_CPU_SECONDS = Gauge(
+    "process_cpu_seconds_total",
+    "Total user and system CPU time spent in seconds (this worker).",
+    registry=None,
+    multiprocess_mode="liveall",
+)
+PROCESS_RESIDENT_MEMORY_BYTES = Gauge(
+    "process_resident_memory_bytes",
+    "Resident memory size in bytes (this worker).",
+    registry=None,
+    multiprocess_mode="liveall",
+)
+PROCESS_MEMORY_LIMIT_BYTES = Gauge(
+    "process_memory_limit_bytes",
+    "The memory a process may use (MONITORING_MEMORY_LIMIT_BYTES, else the cgroup's memory.max).",
+    multiprocess_mode="liveall",
+)
+COMMAND_INFO = Gauge(
+    "cachewarden_command_info",
+    "1 in a long-running management command that serves its own /metrics (monitoring/exporter.py).",
+    ["command"],
+    multiprocess_mode="liveall",
+)

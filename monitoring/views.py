@@ -73,6 +73,7 @@ def metrics_view(request):
         return HttpResponse(METRICS_FORBIDDEN, status=403, content_type="text/plain; charset=utf-8")
     query_timing.flush()  # db_query_seconds includes this process's queued statements
     cache_observer.refresh_outbox_gauges()
+    cache_observer.export_known_labels()  # alerting counters exist at zero before their first increment
     return ExportToDjangoView(request)
 
 

@@ -14,7 +14,13 @@ import time
 import pytest
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES", "").lower() in {"1", "true", "yes"}
-APT_PACKAGE = {"redis-server": "redis-server", "promtool": "prometheus", "chromium": "chromium"}
+APT_PACKAGE = {
+    "redis-server": "redis-server",
+    "promtool": "prometheus",
+    "chromium": "chromium",
+    "jq": "jq",
+    "curl": "curl",
+}
 
 
 def need_binary(name: str) -> str:

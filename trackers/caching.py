@@ -7,6 +7,8 @@ Imported by ``TrackersConfig.ready()``: declaring a namespace touches no databas
 - Tracker list pages, statistics and scope summaries: keyed by the caller's client set
   (``scope_key``), 5-minute TTL, invalidated by tracker, location, brand and run writes
   (and by the ingest and the state sync, which call ``invalidate`` after bulk writes).
+- Derived counts (runs per brand, trackers per run): one entry per counted table, no TTL,
+  invalidated by run and tracker writes and merged into the served list (``with_counts``).
 - A user's client set: scoped per user, invalidated at once by membership writes.
 """
 
@@ -24,7 +26,16 @@ from trackers.models import (
     StorageLocation,
     Tracker,
 )
-from trackers.namespaces import REFERENCE, REFERENCE_TABLES, SCOPE_SUMMARY, TRACKER_LIST, TRACKER_STATS, USER_SCOPE
+from trackers.namespaces import (
+    COUNTED_TABLES,
+    COUNTS,
+    REFERENCE,
+    REFERENCE_TABLES,
+    SCOPE_SUMMARY,
+    TRACKER_LIST,
+    TRACKER_STATS,
+    USER_SCOPE,
+)
 
 LIST_PARAMS = (
     "scope",
@@ -49,6 +60,8 @@ def user_scope(user_id: int) -> str:
 
 for _table in REFERENCE_TABLES:
     register_namespace(Namespace(name=REFERENCE[_table]))
+for _table in COUNTED_TABLES:
+    register_namespace(Namespace(name=COUNTS[_table]))
 
 register_namespace(
     Namespace(
@@ -79,11 +92,13 @@ TRACKER_DERIVED = [TRACKER_LIST, TRACKER_STATS, SCOPE_SUMMARY]
 WATCHES = [
     (Client, [REFERENCE["clients"], SCOPE_SUMMARY]),  # staff's summary lists every client
     (Brand, [REFERENCE["brands"], REFERENCE["production_runs"], *TRACKER_DERIVED]),
-    (ProductionRun, [REFERENCE["production_runs"], *TRACKER_DERIVED]),
+    # A run added, moved to another brand or deleted changes its brand's production_run_count.
+    (ProductionRun, [REFERENCE["production_runs"], COUNTS["brands"], *TRACKER_DERIVED]),
     (StorageLocation, [REFERENCE["storage_locations"]]),
     (DeliveryLocation, [REFERENCE["delivery_locations"]]),
     (Image, [REFERENCE["images"]]),
-    (Tracker, TRACKER_DERIVED),
+    # Only the counts, never the serialized run list: a tracker write recomputes one GROUP BY.
+    (Tracker, [*TRACKER_DERIVED, COUNTS["production_runs"]]),
     (LocationHistory, [TRACKER_LIST, TRACKER_STATS]),
 ]
 
@@ -115,3 +130,19 @@ def _reference_prewarmer(table: str):
 
 for _table in REFERENCE_TABLES:
     prewarmer(REFERENCE[_table])(_reference_prewarmer(_table))
+
+
+def _counts_prewarmer(table: str):
+    def warm(progress=None) -> int:
+        selectors.refresh_counts(table)
+        if progress is not None:
+            progress(1, 1)
+        return 1
+
+    warm.__name__ = warm.__qualname__ = f"warm_{table}_counts"
+    warm.__doc__ = f"Fill the derived counts of the {table} list."
+    return warm
+
+
+for _table in COUNTED_TABLES:
+    prewarmer(COUNTS[_table])(_counts_prewarmer(_table))

@@ -29,7 +29,7 @@ from trackers.models import (
     Tracker,
     TrackerStatus,
 )
-from trackers.namespaces import REFERENCE, SCOPE_SUMMARY, TRACKER_LIST, TRACKER_STATS
+from trackers.namespaces import COUNTED_TABLES, COUNTS, REFERENCE, SCOPE_SUMMARY, TRACKER_LIST, TRACKER_STATS
 from trackers.scope import scope_key
 
 ClientIds = frozenset[int] | None
@@ -48,6 +48,11 @@ REFERENCE_SOURCES = {
         out.DeliveryLocationOutputSerializer,
     ),
     "images": (lambda: Image.objects.order_by("title", "id"), out.ImageOutputSerializer),
+}
+# table -> (the child rows it counts, their foreign key to the table's row).
+COUNT_SOURCES = {
+    "brands": (lambda: ProductionRun.objects.all(), "brand_id"),
+    "production_runs": (lambda: Tracker.objects.all(), "production_run_id"),
 }
 # The field of a reference row that names its client; tables not listed are shared by all.
 SCOPE_FIELD = {"clients": "id", "brands": "client_id", "production_runs": "client_id"}
@@ -110,7 +115,46 @@ def visible_reference(table: str, client_ids: ClientIds, *, brand_id: int | None
         rows = [row for row in rows if row[field] in client_ids]
     if brand_id is not None:
         rows = [row for row in rows if row["brand_id"] == brand_id]
+    if table in COUNTED_TABLES:
+        rows, counts_info = with_counts(table, rows)
+        info = colder(info, counts_info)
     return rows, info
+
+
+# --- Derived counts ---------------------------------------------------------------------------
+
+TIER_ORDER = ("disabled", "l1", "l2", "l3", "miss")
+
+
+def _compute_counts(table: str) -> dict[int, int]:
+    children, foreign_key = COUNT_SOURCES[table]
+    with cachalot_disabled():
+        grouped = children().order_by().values_list(foreign_key).annotate(n=Count("pk"))
+        return dict(grouped)
+
+
+def reference_counts(table: str) -> tuple[dict[int, int], CacheInfo]:
+    """Return the cached child counts of a counted reference table (row id -> count)."""
+    return get_or_compute(COUNTS[table], {}, partial(_compute_counts, table))
+
+
+def refresh_counts(table: str) -> dict[int, int]:
+    """Recompute the child counts of a counted reference table and store them (the prewarmer)."""
+    counts, _ = get_or_compute(COUNTS[table], {}, partial(_compute_counts, table), force_refresh=True)
+    return counts
+
+
+def with_counts(table: str, rows: list[dict]) -> tuple[list[dict], CacheInfo]:
+    """Return copies of ``rows`` carrying their derived count (the cached rows stay untouched)."""
+    counts, info = reference_counts(table)
+    field = COUNTED_TABLES[table]
+    return [{**row, field: counts.get(row["id"], 0)} for row in rows], info
+
+
+def colder(a: CacheInfo, b: CacheInfo) -> CacheInfo:
+    """Return whichever of two answers came from the slower tier (what the response reports)."""
+    rank = {tier: i for i, tier in enumerate(TIER_ORDER)}
+    return b if rank.get(b.tier, len(rank)) > rank.get(a.tier, len(rank)) else a
 
 
 # --- Tracker list -----------------------------------------------------------------------------
@@ -218,7 +262,7 @@ def latest_locations(tracker_ids: list[int]) -> dict[int, dict]:
 
 
 def _latest_rows_lateral(tracker_ids: list[int]) -> list[dict]:
-    # One index probe per tracker on history_tracker_ts_idx (tracker_id, timestamp DESC).
+    # One index probe per tracker: a backward scan of uniq_history_tracker_timestamp (tracker_id, timestamp).
     # (tracker, timestamp) is unique, so ORDER BY timestamp alone is deterministic.
     history = connection.ops.quote_name(LocationHistory._meta.db_table)
     sql = f"""

@@ -35,6 +35,24 @@ class ProductionRunOutputSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "brand_id", "client_id", "start_date"]
 
 
+class BrandItemSerializer(BrandOutputSerializer):
+    """A brand as served: the cached row plus its derived count (merged in, not serialized)."""
+
+    production_run_count = serializers.IntegerField(read_only=True, help_text="Production runs of this brand.")
+
+    class Meta(BrandOutputSerializer.Meta):
+        fields = [*BrandOutputSerializer.Meta.fields, "production_run_count"]
+
+
+class ProductionRunItemSerializer(ProductionRunOutputSerializer):
+    """A run as served: the cached row plus its derived count (merged in, not serialized)."""
+
+    tracker_count = serializers.IntegerField(read_only=True, help_text="Trackers of this production run.")
+
+    class Meta(ProductionRunOutputSerializer.Meta):
+        fields = [*ProductionRunOutputSerializer.Meta.fields, "tracker_count"]
+
+
 class StorageLocationOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = StorageLocation

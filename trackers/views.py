@@ -83,14 +83,14 @@ class ClientListApi(ReferenceListApi):
     table = "clients"
 
 
-@reference_schema(out.BrandOutputSerializer, "Brands." + SCOPED)
+@reference_schema(out.BrandItemSerializer, "Brands, each with its `production_run_count`." + SCOPED)
 class BrandListApi(ReferenceListApi):
     table = "brands"
 
 
 @reference_schema(
-    out.ProductionRunOutputSerializer,
-    "Production runs, newest first; `brand_id` narrows to one brand." + SCOPED,
+    out.ProductionRunItemSerializer,
+    "Production runs, newest first, each with its `tracker_count`; `brand_id` narrows to one brand." + SCOPED,
     parameters=[ProductionRunParamsSerializer],
 )
 class ProductionRunListApi(ReferenceListApi):

@@ -2,8 +2,9 @@
 
 Usage: python cachecore/tests/sqlite_worker.py DB_PATH ACTION VALUE
 ACTION: ``read`` (get_or_compute with a compute returning VALUE), ``invalidate``,
-``commit-and-die`` (commit an invalidation, then SIGKILL itself before its relay applies it) or
-``relay`` (run the relay command for VALUE seconds).
+``commit-and-die`` (commit an invalidation, then SIGKILL itself before its relay applies it),
+``relay`` (run the relay command for VALUE seconds), ``hits`` (VALUE reads, then exit: the access
+counts are flushed at exit) or ``accesses`` (the row's access count).
 Prints a JSON object: the value and tier read, or what was invalidated.
 """
 
@@ -56,6 +57,11 @@ def main() -> None:
     if action == "read":
         got, info = get_or_compute(NAMESPACE, {"user_id": 1}, lambda: value)
         print(json.dumps({"value": got, "tier": info.tier}))
+    elif action == "hits":
+        tiers = [get_or_compute(NAMESPACE, {"user_id": 1}, lambda: "hit")[1].tier for _ in range(int(value))]
+        print(json.dumps({"tiers": tiers}))  # the pending hits are flushed by the atexit hook
+    elif action == "accesses":
+        print(json.dumps({"access_count": CacheEntry.objects.get(namespace=NAMESPACE).access_count}))
     elif action == "invalidate":
         invalidate_now(NAMESPACE, "user:1", source="command")
         print(json.dumps({"invalidated": NAMESPACE, "rows": CacheEntry.objects.count()}))

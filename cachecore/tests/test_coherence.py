@@ -15,8 +15,8 @@ from cachecore import coherence, tiers
 from cachecore.service import get_or_compute
 from cachecore.tests.engine_helpers import Counter, FakeClock, RedisServer
 from cachecore.tests.invalidation_helpers import temporary_namespace
+from cachecore.tests.testapp.models import Item, Owner
 from tests.services import PrivateRedisServer, free_port
-from trackers.models import Brand, Client
 
 
 def wait_until(predicate, timeout: float = 5.0, interval: float = 0.01) -> bool:
@@ -219,11 +219,11 @@ def test_a_write_in_one_process_evicts_the_l1_of_another_within_one_second():
     )
     try:
         assert peer.stdout.readline().strip() == "ready", peer.stderr.read()
-        with temporary_namespace("test.coh.peer", watch=[Brand], l1_ttl=300, l2_ttl=300, debounce=0):
-            client = Client.objects.create(name="c")
+        with temporary_namespace("test.coh.peer", watch=[Item], l1_ttl=300, l2_ttl=300, debounce=0):
+            owner = Owner.objects.create(name="c")
             written = time.monotonic()
             with transaction.atomic():
-                Brand.objects.create(client=client, name="b")
+                Item.objects.create(owner=owner, name="b")
             line = peer.stdout.readline().strip()
             seen = time.monotonic()
         assert line == "evicted", peer.stderr.read()

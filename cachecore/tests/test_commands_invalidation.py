@@ -12,7 +12,7 @@ from cachecore.management.commands import invalidate_cache
 from cachecore.prewarm import prewarmer
 from cachecore.service import get_or_compute
 from cachecore.tests.invalidation_helpers import BumpSpy, temporary_namespace
-from trackers.models import Brand
+from cachecore.tests.testapp.models import Item
 
 pytestmark = pytest.mark.django_db
 
@@ -154,30 +154,30 @@ class TestChecks:
         return [m.id for m in messages]
 
     def test_watch_on_unregistered_namespace_is_e001(self):
-        watch_model(Brand, "test.chk.missing")
+        watch_model(Item, "test.chk.missing")
         try:
             errors = checks.check_watched_namespaces()
         finally:
-            invalidation.unwatch_model(Brand, "test.chk.missing")
+            invalidation.unwatch_model(Item, "test.chk.missing")
         assert "cachecore.E001" in self.ids(errors)
         assert any("test.chk.missing" in e.msg and e.hint for e in errors)
 
     def test_registered_watches_pass(self):
-        with temporary_namespace("test.chk.ok", watch=[Brand]):
+        with temporary_namespace("test.chk.ok", watch=[Item]):
             assert not [e for e in checks.check_watched_namespaces() if "test.chk.ok" in e.msg]
 
     def test_a_scoped_watch_of_a_namespace_kept_without_scopes_is_e004(self):
         with temporary_namespace("test.chk.unscoped"):
-            watch_model(Brand, "test.chk.unscoped", scope=lambda brand: f"client:{brand.client_id}")
+            watch_model(Item, "test.chk.unscoped", scope=lambda brand: f"client:{brand.owner_id}")
             try:
                 errors = [e for e in checks.check_watch_scopes() if "test.chk.unscoped" in e.msg]
             finally:
-                invalidation.unwatch_model(Brand, "test.chk.unscoped")
+                invalidation.unwatch_model(Item, "test.chk.unscoped")
         assert self.ids(errors) == ["cachecore.E004"]
         assert "scope=" in errors[0].hint
 
     def test_a_matching_scoped_watch_passes(self):
-        with temporary_namespace("test.chk.scoped", watch=[Brand], scope=lambda brand: f"client:{brand.client_id}"):
+        with temporary_namespace("test.chk.scoped", watch=[Item], scope=lambda brand: f"client:{brand.owner_id}"):
             assert not [e for e in checks.check_watch_scopes() if "test.chk.scoped" in e.msg]
 
     def test_a_watched_model_with_a_plain_manager_is_w003(self):

@@ -186,6 +186,15 @@ def test_separate_processes_on_the_embedded_default_share_l3(tmp_path):
     assert run_worker(db, "read", "fourth") == {"value": "third", "tier": "l3"}
 
 
+@pytest.mark.django_db(False)
+def test_every_process_adds_its_hits_of_every_tier_at_exit(tmp_path):
+    """Access counts of two processes (L3 and L1 hits) reach the shared table, flushed at exit."""
+    db = tmp_path / "shared.sqlite3"
+    assert run_worker(db, "hits", "3") == {"tiers": ["miss", "l1", "l1"]}
+    assert run_worker(db, "hits", "3") == {"tiers": ["l3", "l1", "l1"]}
+    assert run_worker(db, "accesses") == {"access_count": 5}
+
+
 class TestOutageRecovery:
     def test_keeps_valid_l3_rows_but_serves_no_pre_outage_l2_value(self, persistent, fault_redis):
         tiers.l2_breaker.clock = breaker_clock = FakeClock()

@@ -26,7 +26,7 @@ from cachecore.invalidation import flush_pending, invalidate, invalidate_now
 from cachecore.models import CacheEntry, InvalidationOutbox
 from cachecore.service import get_or_compute
 from cachecore.tests.engine_helpers import Counter, FakeClock, user_scope
-from cachecore.tests.invalidation_helpers import BumpSpy, pending_keys, temporary_namespace
+from cachecore.tests.invalidation_helpers import pending_keys, temporary_namespace
 from cachecore.tests.test_coherence import wait_until
 from tests.services import FrozenTcpProxy, PrivateRedisServer
 
@@ -240,30 +240,6 @@ def test_the_staleness_bound_adds_up_the_delays(settings):
     settings.CACHECORE_COHERENCE_CHECK_SECONDS = 0.5
     with temporary_namespace("test.bound", debounce=2.0, max_wait=10.0):
         assert invalidation.staleness_bound("test.bound") == 13.5
-
-
-# -- finding 10: a membership moved to another user ----------------------------------------------
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_membership_moved_to_another_user_invalidates_both_users(monkeypatch):
-    from django.contrib.auth import get_user_model
-
-    from trackers.caching import USER_SCOPE
-    from trackers.models import Client, ClientMembership
-
-    users = get_user_model()
-    old, new = users.objects.create(username="old"), users.objects.create(username="new")
-    membership = ClientMembership.objects.create(user=old, client=Client.objects.create(name="c"))
-    flush_pending()
-    bumps = BumpSpy(monkeypatch)
-    membership = ClientMembership.objects.get(pk=membership.pk)
-    membership.user = new
-    membership.save()
-    flush_pending()
-    # The old user loses the client's data on the next request, not after a TTL.
-    assert bumps.count(USER_SCOPE, f"user:{old.pk}") == 1
-    assert bumps.count(USER_SCOPE, f"user:{new.pk}") == 1
 
 
 # -- finding 11: bad input -----------------------------------------------------------------------

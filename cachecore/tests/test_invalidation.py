@@ -29,7 +29,7 @@ from cachecore.invalidation import (
 from cachecore.models import InvalidationOutbox
 from cachecore.service import get_or_compute
 from cachecore.tests.invalidation_helpers import BumpSpy, failures, invalidations, pending_keys, temporary_namespace
-from trackers.models import Brand, Client, ProductionRun
+from cachecore.tests.testapp.models import Item, Owner, Part
 
 NS = "test.inv.brands"
 
@@ -37,8 +37,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def client_row():
-    return Client.objects.create(name="Acme")
+def owner_row():
+    return Owner.objects.create(name="Acme")
 
 
 def _user_scope(params: dict) -> str | None:
@@ -48,7 +48,7 @@ def _user_scope(params: dict) -> str | None:
 @pytest.fixture
 def brand_ns():
     with temporary_namespace(
-        NS, watch=[Brand], params=("user",), key_scope=_user_scope, l1_ttl=60, l2_ttl=60, persistent=True, l3_ttl=60
+        NS, watch=[Item], params=("user",), key_scope=_user_scope, l1_ttl=60, l2_ttl=60, persistent=True, l3_ttl=60
     ) as ns:
         yield ns
 
@@ -59,12 +59,12 @@ def bumps(monkeypatch):
 
 
 def brand_names():
-    return sorted(Brand.objects.values_list("name", flat=True))
+    return sorted(Item.objects.values_list("name", flat=True))
 
 
 class TestSignals:
-    def test_save_outside_a_transaction_records_an_outbox_row(self, brand_ns, client_row, bumps):
-        Brand.objects.create(client=client_row, name="A")
+    def test_save_outside_a_transaction_records_an_outbox_row(self, brand_ns, owner_row, bumps):
+        Item.objects.create(owner=owner_row, name="A")
         assert (NS, None) in pending_keys()
         assert bumps.count(NS) == 0  # debounced: nothing fired yet
         assert flush_pending() >= 1
@@ -72,8 +72,8 @@ class TestSignals:
         # The receiver's row (and on PostgreSQL the trigger's row of the table) applied as one.
         assert invalidations(NS) == 1
 
-    def test_delete_schedules(self, brand_ns, client_row, bumps):
-        brand = Brand.objects.create(client=client_row, name="A")
+    def test_delete_schedules(self, brand_ns, owner_row, bumps):
+        brand = Item.objects.create(owner=owner_row, name="A")
         flush_pending()
         brand.delete()
         assert (NS, None) in pending_keys()
@@ -81,38 +81,38 @@ class TestSignals:
         assert bumps.count(NS) == 2
 
     def test_unwatched_model_schedules_nothing(self, brand_ns, bumps):
-        Client.objects.create(name="Other")
+        Owner.objects.create(name="Other")
         assert (NS, None) not in pending_keys()
 
-    def test_scope_function_decides_the_scope(self, client_row, bumps):
+    def test_scope_function_decides_the_scope(self, owner_row, bumps):
         def scope(brand):
-            return f"client:{brand.client_id}"
+            return f"client:{brand.owner_id}"
 
-        with temporary_namespace("test.inv.scoped", watch=[Brand], scope=scope):
-            Brand.objects.create(client=client_row, name="A")
-            assert ("test.inv.scoped", f"client:{client_row.pk}") in pending_keys()
+        with temporary_namespace("test.inv.scoped", watch=[Item], scope=scope):
+            Item.objects.create(owner=owner_row, name="A")
+            assert ("test.inv.scoped", f"client:{owner_row.pk}") in pending_keys()
             flush_pending()
-            assert bumps.count("test.inv.scoped", f"client:{client_row.pk}") == 1
+            assert bumps.count("test.inv.scoped", f"client:{owner_row.pk}") == 1
             # On PostgreSQL the table's trigger also records the write, whole (it cannot know scopes).
             assert bumps.count("test.inv.scoped") == (1 if connection.vendor == "postgresql" else 0)
 
-    def test_scope_function_may_return_several_scopes(self, client_row):
-        with temporary_namespace("test.inv.multi", watch=[Brand], scope=lambda b: ["a", "b", "a"]):
-            Brand.objects.create(client=client_row, name="A")
+    def test_scope_function_may_return_several_scopes(self, owner_row):
+        with temporary_namespace("test.inv.multi", watch=[Item], scope=lambda b: ["a", "b", "a"]):
+            Item.objects.create(owner=owner_row, name="A")
             assert {("test.inv.multi", "a"), ("test.inv.multi", "b")} <= pending_keys()
 
-    def test_failing_scope_function_falls_back_to_the_whole_namespace(self, client_row):
+    def test_failing_scope_function_falls_back_to_the_whole_namespace(self, owner_row):
         def broken(brand):
             raise ValueError("no scope")
 
-        with temporary_namespace("test.inv.broken", watch=[Brand], scope=broken):
-            Brand.objects.create(client=client_row, name="A")  # the write itself succeeds
+        with temporary_namespace("test.inv.broken", watch=[Item], scope=broken):
+            Item.objects.create(owner=owner_row, name="A")  # the write itself succeeds
             assert ("test.inv.broken", None) in pending_keys()
 
     @pytest.mark.parametrize("result", [7, [1, "b"]])
-    def test_scope_function_returning_a_non_string_falls_back_to_the_whole_namespace(self, client_row, result):
-        with temporary_namespace("test.inv.badscope", watch=[Brand], scope=lambda brand: result):
-            Brand.objects.create(client=client_row, name="A")  # the write itself succeeds
+    def test_scope_function_returning_a_non_string_falls_back_to_the_whole_namespace(self, owner_row, result):
+        with temporary_namespace("test.inv.badscope", watch=[Item], scope=lambda brand: result):
+            Item.objects.create(owner=owner_row, name="A")  # the write itself succeeds
             assert pending_keys() >= {("test.inv.badscope", None)}
 
     def test_m2m_changes_schedule_both_sides(self, bumps):
@@ -133,17 +133,17 @@ class TestSignals:
             assert ("test.inv.users", None) in pending_keys()
 
     def test_watch_model_is_idempotent_and_accepts_a_label(self, brand_ns):
-        watch_model("trackers.Brand", NS)
-        watch_model(Brand, NS)
-        assert invalidation.namespaces_for_model(Brand).count(NS) == 1
-        assert NS in invalidation.watched_tables()["trackers_brand"]
+        watch_model("cachecore_testapp.Item", NS)
+        watch_model(Item, NS)
+        assert invalidation.namespaces_for_model(Item).count(NS) == 1
+        assert NS in invalidation.watched_tables()["cachecore_testapp_item"]
 
 
 class TestTransactions:
-    def test_thousand_saves_in_one_transaction_make_one_bump(self, brand_ns, client_row, bumps, count_queries):
+    def test_thousand_saves_in_one_transaction_make_one_bump(self, brand_ns, owner_row, bumps, count_queries):
         with transaction.atomic():
             for i in range(1000):
-                Brand.objects.create(client=client_row, name=f"b{i}")
+                Item.objects.create(owner=owner_row, name=f"b{i}")
             queued = [f for _, f, *_ in transaction.get_connection().run_on_commit]
             assert len([f for f in queued if getattr(f, "namespace", None) == NS]) == 1
             assert InvalidationOutbox.objects.filter(namespace=NS).count() == 1  # one row, not 1,000
@@ -152,61 +152,61 @@ class TestTransactions:
         assert bumps.count(NS) == 1
         assert invalidations(NS) == 1
 
-    def test_rollback_invalidates_nothing(self, brand_ns, client_row, bumps):
+    def test_rollback_invalidates_nothing(self, brand_ns, owner_row, bumps):
         with pytest.raises(RuntimeError), transaction.atomic():
-            Brand.objects.create(client=client_row, name="A")
+            Item.objects.create(owner=owner_row, name="A")
             raise RuntimeError("abort")
         assert (NS, None) not in pending_keys()
         flush_pending()
         assert bumps.count(NS) == 0
         assert brand_names() == []
 
-    def test_rolled_back_savepoint_does_not_hide_a_later_write(self, brand_ns, client_row, bumps):
+    def test_rolled_back_savepoint_does_not_hide_a_later_write(self, brand_ns, owner_row, bumps):
         # The first write (and its queued callback) is rolled back with its savepoint; the write
         # after it must still queue its own invalidation.
         with transaction.atomic():
             with pytest.raises(RuntimeError), transaction.atomic():
-                Brand.objects.create(client=client_row, name="gone")
+                Item.objects.create(owner=owner_row, name="gone")
                 raise RuntimeError("abort inner")
-            Brand.objects.create(client=client_row, name="kept")
+            Item.objects.create(owner=owner_row, name="kept")
         flush_pending()
         assert bumps.count(NS) == 1
         assert brand_names() == ["kept"]
 
-    def test_write_only_in_rolled_back_savepoint_invalidates_nothing(self, brand_ns, client_row, bumps):
+    def test_write_only_in_rolled_back_savepoint_invalidates_nothing(self, brand_ns, owner_row, bumps):
         with transaction.atomic(), pytest.raises(RuntimeError), transaction.atomic():
-            Brand.objects.create(client=client_row, name="gone")
+            Item.objects.create(owner=owner_row, name="gone")
             raise RuntimeError("abort inner")
         flush_pending()
         assert bumps.count(NS) == 0
 
-    def test_released_savepoint_write_is_invalidated_once(self, brand_ns, client_row, bumps):
+    def test_released_savepoint_write_is_invalidated_once(self, brand_ns, owner_row, bumps):
         with transaction.atomic():
             with transaction.atomic():
-                Brand.objects.create(client=client_row, name="inner")
-            Brand.objects.create(client=client_row, name="outer")
+                Item.objects.create(owner=owner_row, name="inner")
+            Item.objects.create(owner=owner_row, name="outer")
         flush_pending()
         assert bumps.count(NS) == 1
 
-    def test_zero_debounce_fires_at_commit(self, client_row, bumps):
-        with temporary_namespace("test.inv.now", watch=[Brand], debounce=0):
+    def test_zero_debounce_fires_at_commit(self, owner_row, bumps):
+        with temporary_namespace("test.inv.now", watch=[Item], debounce=0):
             with transaction.atomic():
-                Brand.objects.create(client=client_row, name="A")
+                Item.objects.create(owner=owner_row, name="A")
                 assert bumps.count("test.inv.now") == 0
             assert bumps.count("test.inv.now") == 1  # no flush needed
 
     @override_settings(CACHECORE_DEBOUNCE_SECONDS=0)
-    def test_setting_zero_makes_every_namespace_synchronous(self, brand_ns, client_row, bumps):
-        Brand.objects.create(client=client_row, name="A")
+    def test_setting_zero_makes_every_namespace_synchronous(self, brand_ns, owner_row, bumps):
+        Item.objects.create(owner=owner_row, name="A")
         assert bumps.count(NS) == 1
 
 
 class TestCachedValues:
-    def test_a_cached_value_is_recomputed_after_the_write_is_invalidated(self, brand_ns, client_row):
+    def test_a_cached_value_is_recomputed_after_the_write_is_invalidated(self, brand_ns, owner_row):
         def compute():
             return brand_names()
 
-        brand = Brand.objects.create(client=client_row, name="old")
+        brand = Item.objects.create(owner=owner_row, name="old")
         flush_pending()
         assert get_or_compute(NS, {}, compute)[0] == ["old"]
         assert get_or_compute(NS, {}, compute)[1].tier == "l1"
@@ -312,14 +312,14 @@ def test_info_reports_pending_invalidations(brand_ns):
 
 
 class TestFailures:
-    def test_a_failed_application_keeps_the_row_and_is_retried(self, brand_ns, client_row, monkeypatch, caplog):
+    def test_a_failed_application_keeps_the_row_and_is_retried(self, brand_ns, owner_row, monkeypatch, caplog):
         def broken(namespace, scope=None):
             raise generations.BumpFailed("redis down")
 
         get_or_compute(NS, {}, lambda: "v")
         monkeypatch.setattr(generations, "bump_l2", broken)
         with transaction.atomic():
-            Brand.objects.create(client=client_row, name="A")
+            Item.objects.create(owner=owner_row, name="A")
         flush_pending()  # must not raise
         assert failures(NS) == 1
         assert (NS, None) in pending_keys()  # the row waits for a relay that can reach Redis
@@ -341,9 +341,9 @@ class TestFailures:
 
 
 class TestBulk:
-    def test_update_inside_bulk_invalidation_makes_one_invalidation(self, brand_ns, client_row, bumps):
-        plain = models.QuerySet(Brand)  # a plain queryset: no signals, no outbox row
-        plain.bulk_create([Brand(client=client_row, name=f"b{i}") for i in range(50)])
+    def test_update_inside_bulk_invalidation_makes_one_invalidation(self, brand_ns, owner_row, bumps):
+        plain = models.QuerySet(Item)  # a plain queryset: no signals, no outbox row
+        plain.bulk_create([Item(owner=owner_row, name=f"b{i}") for i in range(50)])
         assert (NS, None) not in pending_keys()  # why the helper exists
         with transaction.atomic(), bulk_invalidation(NS):
             plain.update(logo="https://example.com/x.png")
@@ -351,21 +351,21 @@ class TestBulk:
         assert bumps.count(NS) == 1
 
     def test_models_name_their_watched_namespaces(self, brand_ns):
-        with bulk_invalidation(Brand) as names:
+        with bulk_invalidation(Item) as names:
             pass
         assert NS in names
         assert (NS, None) in pending_keys()
 
-    def test_rolled_back_bulk_block_invalidates_nothing(self, brand_ns, client_row, bumps):
+    def test_rolled_back_bulk_block_invalidates_nothing(self, brand_ns, owner_row, bumps):
         with pytest.raises(RuntimeError), transaction.atomic(), bulk_invalidation(NS):
-            Brand.objects.bulk_create([Brand(client=client_row, name="x")])
+            Item.objects.bulk_create([Item(owner=owner_row, name="x")])
             raise RuntimeError("abort")
         flush_pending()
         assert bumps.count(NS) == 0
 
-    def test_failure_outside_a_transaction_still_invalidates_committed_statements(self, brand_ns, client_row):
+    def test_failure_outside_a_transaction_still_invalidates_committed_statements(self, brand_ns, owner_row):
         with pytest.raises(RuntimeError), bulk_invalidation(NS):
-            Brand.objects.bulk_create([Brand(client=client_row, name="x")])  # autocommitted
+            Item.objects.bulk_create([Item(owner=owner_row, name="x")])  # autocommitted
             raise RuntimeError("later failure")
         assert (NS, None) in pending_keys()
 
@@ -375,12 +375,12 @@ class TestBulk:
             ran.append(1)
         assert ran == []
 
-    def test_invalidating_queryset_schedules_every_bulk_write(self, brand_ns, client_row, bumps):
-        brands = InvalidatingQuerySet(Brand)
+    def test_invalidating_queryset_schedules_every_bulk_write(self, brand_ns, owner_row, bumps):
+        brands = InvalidatingQuerySet(Item)
         operations = [
-            lambda: brands.bulk_create([Brand(client=client_row, name="a"), Brand(client=client_row, name="b")]),
+            lambda: brands.bulk_create([Item(owner=owner_row, name="a"), Item(owner=owner_row, name="b")]),
             lambda: brands.filter(name="a").update(logo="https://example.com/a.png"),
-            lambda: brands.bulk_update([Brand(pk=b.pk, name=b.name + "!") for b in Brand.objects.all()], ["name"]),
+            lambda: brands.bulk_update([Item(pk=b.pk, name=b.name + "!") for b in Item.objects.all()], ["name"]),
             lambda: brands.filter(name="b!").delete(),
         ]
         for operation in operations:
@@ -392,37 +392,37 @@ class TestBulk:
             assert bumps.count(NS) == before + 1
         assert brand_names() == ["a!"]
 
-    def test_invalidating_queryset_in_a_transaction_queues_once(self, brand_ns, client_row, bumps):
-        brands = InvalidatingQuerySet(Brand)
+    def test_invalidating_queryset_in_a_transaction_queues_once(self, brand_ns, owner_row, bumps):
+        brands = InvalidatingQuerySet(Item)
         with transaction.atomic():
-            brands.bulk_create([Brand(client=client_row, name=f"b{i}") for i in range(10)])
+            brands.bulk_create([Item(owner=owner_row, name=f"b{i}") for i in range(10)])
             for i in range(10):
                 brands.filter(name=f"b{i}").update(logo="https://example.com/l.png")
         flush_pending()
         assert bumps.count(NS) == 1
 
-    def test_bulk_create_of_ten_thousand_rows_records_one_row_per_key(self, brand_ns, client_row, count_queries):
+    def test_bulk_create_of_ten_thousand_rows_records_one_row_per_key(self, brand_ns, owner_row, count_queries):
         InvalidationOutbox.objects.all().delete()
         with transaction.atomic():
-            Brand.objects.bulk_create([Brand(client=client_row, name=f"b{i}") for i in range(10_000)])
+            Item.objects.bulk_create([Item(owner=owner_row, name=f"b{i}") for i in range(10_000)])
         rows = InvalidationOutbox.objects.values_list("namespace", "scope")
         assert len(rows) == len(set(rows))  # one row per (namespace, scope), none per written row
         assert (NS, "") in set(rows)
 
-    def test_project_models_record_queryset_writes_without_any_helper(self, brand_ns, client_row, bumps):
+    def test_project_models_record_queryset_writes_without_any_helper(self, brand_ns, owner_row, bumps):
         # Finding 1: a queryset update() of a watched model, in a process where no listener runs.
-        brand = Brand.objects.create(client=client_row, name="A")
+        brand = Item.objects.create(owner=owner_row, name="A")
         flush_pending()
         cached = get_or_compute(NS, {}, brand_names)[0]
-        Brand.objects.filter(pk=brand.pk).update(name="B")
-        Brand.objects.filter(pk=brand.pk).delete()
+        Item.objects.filter(pk=brand.pk).update(name="B")
+        Item.objects.filter(pk=brand.pk).delete()
         flush_pending()
         assert (cached, get_or_compute(NS, {}, brand_names)[0]) == (["A"], [])
 
-    def test_invalidating_manager_hands_out_invalidating_querysets(self, brand_ns, client_row, bumps):
+    def test_invalidating_manager_hands_out_invalidating_querysets(self, brand_ns, owner_row, bumps):
         manager = InvalidatingManager()
-        manager.model = Brand  # what contribute_to_class does for `objects = InvalidatingManager()`
-        manager.bulk_create([Brand(client=client_row, name="a")])
+        manager.model = Item  # what contribute_to_class does for `objects = InvalidatingManager()`
+        manager.bulk_create([Item(owner=owner_row, name="a")])
         manager.filter(name="a").update(name="b")
         assert isinstance(manager.all(), InvalidatingQuerySet)
         assert not hasattr(manager, "delete")  # as with Django's managers: delete() is queryset-only
@@ -431,12 +431,12 @@ class TestBulk:
         flush_pending()
         assert bumps.count(NS) == 1  # both rows coalesced by the relay
 
-    def test_cascade_delete_of_a_watched_model_schedules(self, client_row, bumps):
+    def test_cascade_delete_of_a_watched_model_schedules(self, owner_row, bumps):
         # Deleting a client cascades to its brands' runs through the collector (with signals).
-        brand = Brand.objects.create(client=client_row, name="A")
-        ProductionRun.objects.create(brand=brand, name="r", start_date=date(2024, 1, 1))
-        with temporary_namespace("test.inv.runs", watch=[ProductionRun]):
-            client_row.delete()
+        brand = Item.objects.create(owner=owner_row, name="A")
+        Part.objects.create(item=brand, name="r", start_date=date(2024, 1, 1))
+        with temporary_namespace("test.inv.runs", watch=[Part]):
+            owner_row.delete()
             assert ("test.inv.runs", None) in pending_keys()
 
 

@@ -11,6 +11,7 @@ import pytest
 from cachalot.api import get_last_invalidation
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test import override_settings
 from django.utils import timezone
 
 from cachecore import invalidation, pgnotify, relay
@@ -20,26 +21,23 @@ from cachecore.pgnotify import InstallNotifyTriggers, Listener, parse_payload
 from cachecore.service import get_or_compute
 from cachecore.tests.invalidation_helpers import BumpSpy, pending_tables, temporary_namespace
 from cachecore.tests.test_coherence import wait_until
-from trackers.models import Brand, Client
+from cachecore.tests.testapp.models import Item, Owner
 
-NOTIFIED_TABLES = [
-    "trackers_brand",
-    "trackers_client",
-    "trackers_deliverylocation",
-    "trackers_image",
-    "trackers_locationhistory",
-    "trackers_productionrun",
-    "trackers_storagelocation",
-    "trackers_tracker",
-]
+TRIGGERED_TABLES = ["cachecore_testapp_item", "cachecore_testapp_owner", "cachecore_testapp_part"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_test_apps_migration_installed_its_triggers():
+    assert set(TRIGGERED_TABLES) <= set(pgnotify.installed_triggers())
 
 
 class TestPayloads:
     def test_a_table_name(self):
-        assert parse_payload("trackers_brand") == "trackers_brand"
+        assert parse_payload("cachecore_testapp_item") == "cachecore_testapp_item"
 
     def test_the_first_waves_json_payload(self):
-        assert parse_payload('{"table": "trackers_brand", "op": "UPDATE"}') == "trackers_brand"
+        assert parse_payload('{"table": "cachecore_testapp_item", "op": "UPDATE"}') == "cachecore_testapp_item"
 
     @pytest.mark.parametrize("payload", ["", "{}", "{not json", '{"op": "UPDATE"}'])
     def test_malformed_payload_is_ignored(self, payload):
@@ -89,22 +87,26 @@ class TestListenerLoop:
         )
 
     def test_notifications_reach_the_callback_after_listen(self):
-        conn = FakeConnection([[FakeNotify("trackers_brand"), FakeNotify("trackers_image", "TRUNCATE")]], pid=7)
+        conn = FakeConnection(
+            [[FakeNotify("cachecore_testapp_item"), FakeNotify("cachecore_testapp_part", "TRUNCATE")]], pid=7
+        )
         listener = self.make([conn])
         stats = listener.run(max_notifications=2)
         assert conn.executed == ["LISTEN cachecore_invalidate"]
-        assert self.notified == ["trackers_brand", "trackers_image"]
+        assert self.notified == ["cachecore_testapp_item", "cachecore_testapp_part"]
         assert self.connected == [True]
         assert (stats.notifications, stats.connects) == (2, 1)
         assert conn.closed
 
     def test_lost_connection_reconnects_and_catches_up(self):
-        first = FakeConnection([[FakeNotify("trackers_brand")]], pid=1, error=OSError("server closed the connection"))
-        second = FakeConnection([[FakeNotify("trackers_client")]], pid=2)
+        first = FakeConnection(
+            [[FakeNotify("cachecore_testapp_item")]], pid=1, error=OSError("server closed the connection")
+        )
+        second = FakeConnection([[FakeNotify("cachecore_testapp_owner")]], pid=2)
         listener = self.make([first, second])
         stats = listener.run(max_notifications=2)
         assert self.connected == [True, False]  # the second connect is a reconnect
-        assert self.notified == ["trackers_brand", "trackers_client"]
+        assert self.notified == ["cachecore_testapp_item", "cachecore_testapp_owner"]
         assert (stats.connects, stats.lost_connections) == (2, 1)
         assert listener.backend_pid == 2
         assert first.closed and second.closed
@@ -116,7 +118,7 @@ class TestListenerLoop:
             attempts.append(1)
             if len(attempts) < 3:
                 raise OSError("connection refused")
-            return FakeConnection([[FakeNotify("trackers_brand")]], pid=3)
+            return FakeConnection([[FakeNotify("cachecore_testapp_item")]], pid=3)
 
         listener = Listener(connect, lambda table: None, lambda first: None, backoff=Backoff(initial=0, maximum=0))
         stats = listener.run(max_notifications=1)
@@ -135,16 +137,27 @@ class TestListenerLoop:
 
 @pytest.mark.django_db(transaction=True)
 class TestTriggerRows:
-    def test_a_trigger_row_is_mapped_to_the_watching_namespaces_and_cachalot(self, monkeypatch):
+    @pytest.fixture
+    def cachalot_caches_items(self):
+        from cachalot.settings import cachalot_settings
+
+        try:
+            with override_settings(CACHALOT_ONLY_CACHABLE_TABLES=["cachecore_testapp_item"]):
+                cachalot_settings.reload()  # cachalot reads its settings once
+                yield
+        finally:
+            cachalot_settings.reload()
+
+    def test_a_trigger_row_is_mapped_to_the_watching_namespaces_and_cachalot(self, monkeypatch, cachalot_caches_items):
         bumps = BumpSpy(monkeypatch)
-        with temporary_namespace("test.pg.brands", watch=[Brand]):
+        with temporary_namespace("test.pg.brands", watch=[Item]):
             InvalidationOutbox.objects.create(
-                table="trackers_brand", source="trigger:update", created_at=timezone.now()
+                table="cachecore_testapp_item", source="trigger:update", created_at=timezone.now()
             )
-            before = get_last_invalidation("trackers_brand")
+            before = get_last_invalidation("cachecore_testapp_item")
             invalidation.flush_pending()
             assert bumps.count("test.pg.brands") == 1
-            assert get_last_invalidation("trackers_brand") > before
+            assert get_last_invalidation("cachecore_testapp_item") > before
             assert pending_tables() == set()
 
     def test_a_row_for_an_unwatched_table_is_dropped(self, monkeypatch):
@@ -153,8 +166,8 @@ class TestTriggerRows:
         assert pending_tables() == set()
 
     def test_registry_maps_tables_to_namespaces(self):
-        with temporary_namespace("test.pg.reg", watch=[Brand]):
-            assert "test.pg.reg" in invalidation.watched_tables()["trackers_brand"]
+        with temporary_namespace("test.pg.reg", watch=[Item]):
+            assert "test.pg.reg" in invalidation.watched_tables()["cachecore_testapp_item"]
 
 
 class TestOperation:
@@ -168,8 +181,10 @@ class TestOperation:
         if connection.vendor == "postgresql":
             pytest.skip("checks the non-PostgreSQL path")
         with connection.schema_editor() as editor:
-            InstallNotifyTriggers(["trackers_brand"]).database_forwards("trackers", editor, None, None)
-            InstallNotifyTriggers(["trackers_brand"]).database_backwards("trackers", editor, None, None)
+            InstallNotifyTriggers(["cachecore_testapp_item"]).database_forwards("cachecore_testapp", editor, None, None)
+            InstallNotifyTriggers(["cachecore_testapp_item"]).database_backwards(
+                "cachecore_testapp", editor, None, None
+            )
         assert pgnotify.installed_triggers() == []
 
     @pytest.mark.django_db(transaction=True)
@@ -190,74 +205,50 @@ def relay_thread():
 
 
 def brand_names():
-    return sorted(Brand.objects.values_list("name", flat=True))
+    return sorted(Item.objects.values_list("name", flat=True))
 
 
 @pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
 class TestOnPostgres:
-    def test_migration_installed_the_triggers(self):
-        assert set(NOTIFIED_TABLES) <= set(pgnotify.installed_triggers())
-
-    def test_membership_edits_are_notified_too(self):
-        # trackers 0003: a raw SQL membership change must refresh the user's cached client set.
-        assert "trackers_clientmembership" in pgnotify.installed_triggers()
-
-    def test_the_trackers_migration_reverses_and_reapplies(self):
-        from django.db.migrations.loader import MigrationLoader
-
-        loader = MigrationLoader(connection)
-        migration = loader.get_migration("trackers", "0002_notify_triggers")
-        with connection.schema_editor() as editor:
-            migration.unapply(loader.project_state(("trackers", "0002_notify_triggers")), editor)
-        remaining = pgnotify.installed_triggers()
-        assert not set(NOTIFIED_TABLES) & set(remaining)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT to_regproc('cachecore_notify') IS NULL")
-            # The shared function goes with its last trigger (other apps' migrations may keep it).
-            assert cursor.fetchone()[0] is (not remaining)
-        with connection.schema_editor() as editor:
-            migration.apply(loader.project_state(("trackers", "0001_initial")), editor)
-        assert set(NOTIFIED_TABLES) <= set(pgnotify.installed_triggers())
-
     def test_operation_reverses_and_reapplies(self):
-        operation = InstallNotifyTriggers(["trackers_image"])
+        operation = InstallNotifyTriggers(["cachecore_testapp_part"])
         with connection.schema_editor() as editor:
-            operation.database_backwards("trackers", editor, None, None)
-        assert "trackers_image" not in pgnotify.installed_triggers()
-        assert "trackers_brand" in pgnotify.installed_triggers()  # the shared function survived
+            operation.database_backwards("cachecore_testapp", editor, None, None)
+        assert "cachecore_testapp_part" not in pgnotify.installed_triggers()
+        assert "cachecore_testapp_item" in pgnotify.installed_triggers()  # the shared function survived
         with connection.schema_editor() as editor:
-            operation.database_forwards("trackers", editor, None, None)
-        assert "trackers_image" in pgnotify.installed_triggers()
+            operation.database_forwards("cachecore_testapp", editor, None, None)
+        assert "cachecore_testapp_part" in pgnotify.installed_triggers()
 
     def test_a_raw_sql_write_records_one_row_per_table_and_transaction(self):
-        brand = Brand.objects.create(client=Client.objects.create(name="c"), name="old")
+        brand = Item.objects.create(owner=Owner.objects.create(name="c"), name="old")
         InvalidationOutbox.objects.all().delete()
         with connection.cursor() as cursor:  # bypasses the ORM: no signal, only the trigger
             cursor.execute("BEGIN")
             for _ in range(5):
-                cursor.execute("UPDATE trackers_brand SET name = 'new' WHERE id = %s", [brand.pk])
+                cursor.execute("UPDATE cachecore_testapp_item SET name = 'new' WHERE id = %s", [brand.pk])
             cursor.execute("COMMIT")
-        rows = list(InvalidationOutbox.objects.filter(table="trackers_brand").values_list("source", flat=True))
+        rows = list(InvalidationOutbox.objects.filter(table="cachecore_testapp_item").values_list("source", flat=True))
         assert rows == ["trigger:update"]
 
     def test_a_rolled_back_raw_write_leaves_no_row(self):
-        Brand.objects.create(client=Client.objects.create(name="c"), name="old")
+        Item.objects.create(owner=Owner.objects.create(name="c"), name="old")
         InvalidationOutbox.objects.all().delete()
         with connection.cursor() as cursor:
             cursor.execute("BEGIN")
-            cursor.execute("UPDATE trackers_brand SET name = 'gone'")
+            cursor.execute("UPDATE cachecore_testapp_item SET name = 'gone'")
             cursor.execute("ROLLBACK")
         assert InvalidationOutbox.objects.count() == 0
 
     def test_raw_sql_update_is_applied_by_a_relay_woken_by_notify(self, relay_thread):
-        brand = Brand.objects.create(client=Client.objects.create(name="c"), name="old")
-        with temporary_namespace("test.pg.raw", watch=[Brand], l1_ttl=300, l2_ttl=300, debounce=0):
+        brand = Item.objects.create(owner=Owner.objects.create(name="c"), name="old")
+        with temporary_namespace("test.pg.raw", watch=[Item], l1_ttl=300, l2_ttl=300, debounce=0):
             invalidation.flush_pending()
             assert get_or_compute("test.pg.raw", {}, brand_names)[0] == ["old"]
             with connection.cursor() as cursor:
-                cursor.execute("UPDATE trackers_brand SET name = 'new' WHERE id = %s", [brand.pk])
+                cursor.execute("UPDATE cachecore_testapp_item SET name = 'new' WHERE id = %s", [brand.pk])
             # The relay polls every 5 s here: well before that, NOTIFY has woken it.
             assert wait_until(lambda: get_or_compute("test.pg.raw", {}, brand_names)[0] == ["new"], timeout=3)
         assert relay_thread._listener.stats.notifications >= 1
@@ -266,8 +257,8 @@ class TestOnPostgres:
         # Finding 6: the first wave invalidated every namespace on each (re)connect.
         bumps = BumpSpy(monkeypatch)
         listener = relay_thread._listener
-        brand = Brand.objects.create(client=Client.objects.create(name="c"), name="old")
-        with temporary_namespace("test.pg.kill", watch=[Brand], l1_ttl=300, l2_ttl=300, debounce=0):
+        brand = Item.objects.create(owner=Owner.objects.create(name="c"), name="old")
+        with temporary_namespace("test.pg.kill", watch=[Item], l1_ttl=300, l2_ttl=300, debounce=0):
             invalidation.flush_pending()
             bumps.calls.clear()
             assert get_or_compute("test.pg.kill", {}, brand_names)[0] == ["old"]
@@ -275,7 +266,7 @@ class TestOnPostgres:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_terminate_backend(%s)", [old_pid])
                 # Written while the listener is away: the row waits in the outbox.
-                cursor.execute("UPDATE trackers_brand SET name = 'new' WHERE id = %s", [brand.pk])
+                cursor.execute("UPDATE cachecore_testapp_item SET name = 'new' WHERE id = %s", [brand.pk])
             assert wait_until(lambda: listener.stats.connects >= 2 and listener.listening.is_set(), timeout=15)
             assert listener.backend_pid != old_pid
             assert wait_until(lambda: get_or_compute("test.pg.kill", {}, brand_names)[0] == ["new"], timeout=10)

@@ -12,7 +12,7 @@ from cachecore import prewarm, signals
 from cachecore.prewarm import UnknownPrewarmer, prewarmer, run_prewarmers
 from cachecore.service import get_or_compute
 from cachecore.tests.invalidation_helpers import temporary_namespace
-from trackers.models import Brand, Client
+from cachecore.tests.testapp.models import Item, Owner
 
 
 @pytest.fixture
@@ -116,11 +116,11 @@ class TestRuns:
 
     @pytest.mark.django_db
     def test_a_prewarmed_namespace_is_served_from_cache(self, registry, count_queries):
-        Client.objects.create(name="Acme")
+        Owner.objects.create(name="Acme")
         with temporary_namespace("test.pw.clients", l1_ttl=300, l2_ttl=300):
 
             def compute():
-                return list(Client.objects.values_list("name", flat=True))
+                return list(Owner.objects.values_list("name", flat=True))
 
             @prewarmer("test.pw.clients")
             def warm(progress=None):
@@ -168,7 +168,7 @@ class TestPrewarmOnStart:
         @prewarmer("test.pw.bg")
         def warm(progress=None):
             ran.set()
-            return Brand.objects.count()
+            return Item.objects.count()
 
         thread = prewarm.start_background()
         thread.join(10)

@@ -15,8 +15,8 @@ from cachecore import invalidation
 from cachecore.invalidation import flush_pending
 from cachecore.models import CacheEntry, CacheGeneration
 from cachecore.tests.invalidation_helpers import pending_keys, temporary_namespace
+from cachecore.tests.testapp.models import Item, Note, Owner
 from tests.helpers import QueryCounter
-from trackers.models import Brand, Client, SyncWatermark
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,7 +43,7 @@ def make_entries(n: int) -> None:
 
 class TestFastDelete:
     def test_unwatched_models_have_no_delete_receivers(self):
-        for model in (CacheEntry, CacheGeneration, SyncWatermark):
+        for model in (CacheEntry, CacheGeneration, Note):
             assert model not in invalidation.watched_models()
             assert not post_delete.has_listeners(model) and not post_save.has_listeners(model)
             assert can_fast_delete(model.objects.all())
@@ -63,35 +63,35 @@ class TestFastDelete:
             assert not can_fast_delete(model.objects.all())
 
     def test_watching_connects_and_unwatching_disconnects(self):
-        assert can_fast_delete(SyncWatermark.objects.all())
-        with temporary_namespace("test.sig.watermark", watch=[SyncWatermark], debounce=600):
-            assert not can_fast_delete(SyncWatermark.objects.all())
-            watermark = SyncWatermark.objects.create(name="w")
+        assert can_fast_delete(Note.objects.all())
+        with temporary_namespace("test.sig.watermark", watch=[Note], debounce=600):
+            assert not can_fast_delete(Note.objects.all())
+            watermark = Note.objects.create(name="w")
             watermark.delete()
             assert ("test.sig.watermark", None) in pending_keys()
-        assert can_fast_delete(SyncWatermark.objects.all())
-        assert not post_save.has_listeners(SyncWatermark)
+        assert can_fast_delete(Note.objects.all())
+        assert not post_save.has_listeners(Note)
 
 
 class TestWatchedDeletesInvalidate:
     def test_instance_and_queryset_deletes_of_a_watched_model_schedule_it(self):
-        client = Client.objects.create(name="Acme")
-        brands = Brand.objects.bulk_create([Brand(client=client, name=n) for n in "ABC"])
-        with temporary_namespace("test.sig.brands", watch=[Brand], debounce=600):
+        client = Owner.objects.create(name="Acme")
+        brands = Item.objects.bulk_create([Item(owner=client, name=n) for n in "ABC"])
+        with temporary_namespace("test.sig.brands", watch=[Item], debounce=600):
             flush_pending()
             brands[0].delete()
             assert ("test.sig.brands", None) in pending_keys()
             flush_pending()
-            Brand.objects.filter(name__in=["B", "C"]).delete()
+            Item.objects.filter(name__in=["B", "C"]).delete()
             assert ("test.sig.brands", None) in pending_keys()
-        assert not Brand.objects.exists()
+        assert not Item.objects.exists()
 
     def test_a_cascade_to_a_watched_model_schedules_it(self):
-        client = Client.objects.create(name="Acme")
-        Brand.objects.create(client=client, name="A")
-        with temporary_namespace("test.sig.cascade", watch=[Brand], debounce=600):
+        client = Owner.objects.create(name="Acme")
+        Item.objects.create(owner=client, name="A")
+        with temporary_namespace("test.sig.cascade", watch=[Item], debounce=600):
             flush_pending()
-            Client.objects.filter(pk=client.pk).delete()
+            Owner.objects.filter(pk=client.pk).delete()
             assert ("test.sig.cascade", None) in pending_keys()
 
 
@@ -128,8 +128,8 @@ class TestRegistration:
     def test_ready_connects_models_watched_before_it_ran(self):
         from cachecore import signals
 
-        with temporary_namespace("test.sig.early", watch=[SyncWatermark], debounce=600):
-            post_save.disconnect(sender=SyncWatermark, dispatch_uid="cachecore.post_save")
-            post_delete.disconnect(sender=SyncWatermark, dispatch_uid="cachecore.post_delete")
+        with temporary_namespace("test.sig.early", watch=[Note], debounce=600):
+            post_save.disconnect(sender=Note, dispatch_uid="cachecore.post_save")
+            post_delete.disconnect(sender=Note, dispatch_uid="cachecore.post_delete")
             signals.register_signal_handlers()  # what CachecoreConfig.ready() runs
-            assert post_save.has_listeners(SyncWatermark) and post_delete.has_listeners(SyncWatermark)
+            assert post_save.has_listeners(Note) and post_delete.has_listeners(Note)

@@ -31,6 +31,17 @@ class TestL1:
         assert l1.get("a")[1] == {"x": 1}
         assert l1.get("missing") is None
 
+    def test_expired_entries_are_counted_until_a_read_drops_them(self):
+        l1.clock = clock = FakeClock()
+        put("short", ttl=10)
+        put("forever", ttl=None)
+        assert l1.expired_entries() == 0
+        clock.advance(11)
+        assert l1.expired_entries() == 1
+        assert l1.info()["expired"] == 1 and l1.info()["entries"] == 2
+        assert l1.get("short") is None
+        assert l1.expired_entries() == 0
+
     @override_settings(CACHECORE_L1_MAX_ENTRIES=3)
     def test_entry_bound_evicts_least_recently_used(self):
         for key in "abc":

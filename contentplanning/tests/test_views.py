@@ -180,6 +180,55 @@ def _management_endpoints(owner):
     ]
 
 
+class TestUnknownParameters:
+    """Like the trackers endpoints: a parameter an endpoint does not take is a 400 naming it."""
+
+    @pytest.mark.parametrize(
+        ("url", "params", "name"),
+        [
+            ("comprehensive-user-data", {"bogus": "1"}, "bogus"),
+            ("comprehensive-user-data", {"force_refesh": "true"}, "force_refesh"),  # misspelt option
+            ("comprehensive-user-data", {"userid": "1"}, "userid"),
+            ("strategy-draft", {"weeks": "2"}, "weeks"),  # an option of another endpoint
+            ("calendar-draft", {"week": "2"}, "week"),
+            ("content-framework", {"force_refresh": "true"}, "force_refresh"),
+        ],
+    )
+    def test_data_endpoints(self, api, alice, provider, url, params, name):
+        api.force_authenticate(alice)
+        response = api.get(reverse(url), params)
+        assert response.status_code == 400, response.content
+        assert response.json()["detail"].startswith(f"{name}: unknown parameter; allowed: ")
+
+    def test_the_wizard_step(self, api, alice, provider):
+        api.force_authenticate(alice)
+        response = api.get(reverse("calendar-wizard-step", args=["goals"]), {"bogus": "1"})
+        assert response.status_code == 400
+        assert response.json()["detail"] == "bogus: unknown parameter; allowed: strategy_id, user_id."
+
+    def test_not_answered_from_the_cache(self, api, alice, provider):
+        api.force_authenticate(alice)
+        assert api.get(DATA).status_code == 200  # cached now
+        assert api.get(DATA, {"bogus": "1"}).status_code == 400
+
+    def test_format_and_known_parameters_are_accepted(self, api, alice, provider):
+        api.force_authenticate(alice)
+        assert api.get(DATA, {"format": "json", "force_refresh": "false"}).status_code == 200
+
+    def test_management_endpoints(self, api, alice, staff):
+        api.force_authenticate(staff)
+        assert api.get(STATS, {"limit": "5"}).json()["detail"] == "limit: unknown parameter; allowed: none."
+        assert api.post(CLEANUP + "?dry_run=1").json()["detail"].startswith("dry_run: unknown parameter")
+        response = api.delete(invalidate_url(alice.pk) + "?strategy=1")
+        assert response.status_code == 400
+        assert response.json()["detail"] == "strategy: unknown parameter; allowed: strategy_id."
+
+    def test_authorisation_comes_before_the_parameter_check(self, api, alice, bob):
+        assert api.get(DATA, {"bogus": "1"}).status_code == 403  # anonymous
+        api.force_authenticate(alice)
+        assert api.get(STATS, {"bogus": "1"}).status_code == 403  # not staff
+
+
 class TestAuthorisation:
     """Anonymous: 403; the owner: 200; another user: 403; staff: 200. Management: staff only."""
 
@@ -262,6 +311,20 @@ class TestCacheStats:
         assert [(r["user_id"], r["access_count"]) for r in top] == [(41, 9), (alice.pk, 2)]
         assert set(top[1]) == {"user_id", "strategy_id", "access_count", "last_accessed", "expires_at"}
         assert len(body["most_accessed"]) == 5
+
+    def test_most_accessed_counts_hits_served_by_l1_and_l2(self, api, alice, staff, provider):
+        """An entry in constant use is answered from memory: its hits are counted all the same."""
+        from contentplanning.tests.tiers import drop_l1
+
+        comprehensive_user_data(user=alice)  # computed: written to every tier, 0 accesses
+        for _ in range(4):
+            assert comprehensive_user_data(user=alice)[1].tier == "l1"
+        drop_l1()
+        assert comprehensive_user_data(user=alice)[1].tier == "l2"
+        access.flush()
+        api.force_authenticate(staff)
+        top = api.get(STATS).json()["most_accessed"][0]
+        assert (top["user_id"], top["access_count"]) == (alice.pk, 5)
 
     def test_hit_rates_per_tier(self, api, alice, staff, provider):
         from contentplanning.tests.tiers import drop_l1, drop_l1_and_l2_value

@@ -23,6 +23,8 @@ REQUIRED_ALERTS = {
     "CacheInvalidationFailed",
     "SyncSlow",
     "RedisTierErrorsRising",
+    "ProcessCpuHigh",
+    "ProcessMemoryHigh",
     "InvalidationOutboxBacklog",
 }
 
@@ -65,6 +67,8 @@ def test_every_required_alert_is_defined_with_a_severity():
         ("DynamicCacheHitRateLow", "< 70"),
         ("CacheInvalidationFailed", "> 0"),
         ("SyncSlow", 'le="30.0"'),
+        ("ProcessCpuHigh", "* 100 > 80"),
+        ("ProcessMemoryHigh", "/ process_memory_limit_bytes > 85"),
     ],
 )
 def test_thresholds_of_the_issue(alert, threshold):

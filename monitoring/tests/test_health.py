@@ -71,7 +71,7 @@ class TestViews:
         assert body["dependencies"]["database"]["latencyMs"] >= 0
         assert body["cache"]["available"] is True
         assert set(body["cache"]) >= {"hitRate", "namespaces", "tiers", "l1", "breakers", "invalidations"}
-        assert set(body["cache"]["l1"]) == {"entries", "bytes", "maxEntries", "maxBytes"}
+        assert set(body["cache"]["l1"]) == {"entries", "expired", "bytes", "maxEntries", "maxBytes"}
         outbox = body["cache"]["outbox"]
         assert (outbox["pending"], outbox["oldestAgeSeconds"]) == (0, 0.0)
         assert {"running", "passes", "lastPassAgeSeconds"} <= set(outbox["relay"])

@@ -138,7 +138,8 @@ def test_user_data_is_keyed_by_the_user_not_the_request(viewer, headers):
     url = "/api/content-planning/calendar-generation/comprehensive-user-data/"
     warm = api.get(url)
     before = computes()
-    response = get(api, url, "unknown=1", headers)
+    assert get(api, url, "unknown=1", headers).status_code == 400  # refused before the cache
+    response = get(api, url, "", headers)
     assert response.status_code == 200
     assert computes() == before
     assert response.json()["cache_info"]["is_cached"] is True

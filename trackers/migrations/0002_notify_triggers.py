@@ -1,5 +1,5 @@
 # Installs the cachecore NOTIFY triggers (PostgreSQL only; a no-op elsewhere) so writes that
-# bypass the ORM (raw SQL, other services) reach manage.py listen_invalidations.
+# bypass the ORM (raw SQL, other services) record outbox rows (cachecore relays apply them).
 
 from django.db import migrations
 

@@ -1,5 +1,5 @@
 # Membership edits that bypass the ORM (raw SQL, another service) must refresh a user's cached
-# client set too: the NOTIFY trigger reaches manage.py listen_invalidations (PostgreSQL only).
+# client set too: the trigger records an outbox row (PostgreSQL only).
 
 from django.db import migrations
 

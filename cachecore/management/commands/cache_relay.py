@@ -9,6 +9,7 @@ from django.db import connections
 
 from cachecore import outbox, relay
 from cachecore.conf import settings
+from cachecore.hooks import long_running_started
 
 
 class Command(BaseCommand):
@@ -35,6 +36,7 @@ class Command(BaseCommand):
             f"{pending['pending']} row(s) pending. Ctrl-C stops.",
         )
         self.stdout.flush()
+        long_running_started("cache_relay")  # e.g. its own /metrics (CACHECORE_LONG_RUNNING_HOOK)
         loop = relay.RelayThread(relay.Relay(using=database), listen=listen)
         stop = threading.Event()
         self._install_signal_handlers(stop)

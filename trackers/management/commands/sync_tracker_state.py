@@ -5,6 +5,7 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
+from monitoring.exporter import serve_metrics
 from trackers.conf import conf
 from trackers.sync import AdaptiveInterval, SyncAlreadyRunning, SyncResult, sync_lock, sync_tracker_state, watch
 
@@ -50,6 +51,9 @@ class Command(BaseCommand):
         try:
             # The lock is held for the whole session, so a second watcher is refused at once.
             with sync_lock():
+                port = serve_metrics("sync_tracker_state")  # METRICS_PORT: this process's own /metrics
+                if port:
+                    self.stdout.write(f"Serving metrics on port {port} (/metrics).")
                 self.stdout.write(f"Watching for new location history (every {minimum:g}-{maximum:g} s) ...")
                 runs = watch(
                     interval=AdaptiveInterval(minimum, maximum),

@@ -4,6 +4,7 @@ import json
 
 from django.contrib import admin, messages
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from cachecore import maintenance, report
@@ -29,21 +30,31 @@ class ExpiredFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _short(moment) -> str:
+    """Return a compact local date and time (the list must fit 1280 px)."""
+    if moment is None:
+        return "-"
+    return date_format(timezone.localtime(moment), "M j, H:i")
+
+
+def _size(n: int) -> str:
+    return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KiB" if n < 1024 * 1024 else f"{n / 1048576:.1f} MiB"
+
+
+def _shape(value) -> str:
+    if isinstance(value, dict):
+        return f"{len(value)} keys"
+    if isinstance(value, list):
+        return f"{len(value)} items"
+    return type(value).__name__
+
+
 @admin.register(CacheEntry)
 class CacheEntryAdmin(admin.ModelAdmin):
     """Read-only view of the cache table with invalidation and cleanup actions."""
 
-    list_display = (
-        "namespace",
-        "user_id",
-        "strategy_id",
-        "scope",
-        "created_at",
-        "expires",
-        "last_accessed",
-        "access_count",
-        "expired",
-    )
+    # Short cells so the list fits 1280 px: one "for" column instead of user/strategy/scope, short dates.
+    list_display = ("namespace", "target", "created", "expires", "accessed", "access_count", "validity")
     list_filter = ("namespace", ExpiredFilter)
     search_fields = ("user_id",)
     search_help_text = "Search by user id (exact), e.g. 7."
@@ -66,6 +77,9 @@ class CacheEntryAdmin(admin.ModelAdmin):
     )
     readonly_fields = fields
 
+    class Media:
+        css = {"all": ["cachecore/admin.css"]}
+
     def get_search_results(self, request, queryset, search_term):
         """Search by exact user id; a non-numeric term matches nothing instead of erroring."""
         term = search_term.strip().removeprefix("user:")
@@ -75,18 +89,43 @@ class CacheEntryAdmin(admin.ModelAdmin):
             return queryset.none(), False
         return queryset.filter(user_id=int(term)), False
 
+    @admin.display(description="for", ordering="user_id")
+    def target(self, obj):
+        parts = [
+            f"user {obj.user_id}" if obj.user_id is not None else "",
+            f"strategy {obj.strategy_id}" if obj.strategy_id else "",
+        ]
+        label = ", ".join(p for p in parts if p) or obj.scope or "all"
+        return format_html('<span title="scope: {}">{}</span>', obj.scope or "-", label)
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj):
+        return _short(obj.created_at)
+
     @admin.display(description="expires", ordering="expires_at")
     def expires(self, obj):
-        return "never" if obj.expires_at >= NEVER else obj.expires_at
+        return "never" if obj.expires_at >= NEVER else _short(obj.expires_at)
 
-    @admin.display(description="expired", boolean=True)
-    def expired(self, obj):
-        return obj.expires_at <= timezone.now()
+    @admin.display(description="last access", ordering="last_accessed")
+    def accessed(self, obj):
+        return _short(obj.last_accessed)
 
-    @admin.display(description="payload")
+    @admin.display(description="state", ordering="expires_at")
+    def validity(self, obj):
+        if obj.expires_at <= timezone.now():
+            return format_html('<span class="cw-state {}">{}</span>', "cw-expired", "expired")
+        return format_html('<span class="cw-state {}">{}</span>', "cw-valid", "valid")
+
+    @admin.display(description="value")
     def pretty_payload(self, obj):
         value = obj.payload.get("v") if isinstance(obj.payload, dict) else obj.payload
-        return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
+        text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+        return format_html(
+            '<details class="cw-value"><summary>Show the value ({}, {})</summary><pre>{}</pre></details>',
+            _size(len(text.encode())),
+            _shape(value),
+            text,
+        )
 
     def has_add_permission(self, request):
         return False

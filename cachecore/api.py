@@ -20,7 +20,10 @@ Contract (shared by trackers, contentplanning and monitoring):
     flush_pending()                                 # apply the whole outbox now (commands, tests)
     with uncached_reads(): ...                      # compute() reads with django-cachalot off
     @prewarmer("namespace") def warm(progress) -> int
-    stats() -> dict
+    stats() -> dict                                 # this process's counters
+    deployment_stats() -> dict                      # every process's, via set_deployment_source(fn)
+    totals() / encode_totals() / decode_totals() / merge_totals()   # raw counters for a shared store
+    StepProgress(stdout)                            # progress bars of long commands (rich; plain lines in logs)
     long_running_started(role)                      # a long-running command starts: CACHECORE_LONG_RUNNING_HOOK(role)
     add_observer(obj)                               # obj.on_request/on_invalidation/on_error/... (metrics)
 """
@@ -41,9 +44,10 @@ from cachecore.invalidation import (
 from cachecore.invalidation import info as invalidation_status
 from cachecore.namespaces import Namespace, all_namespaces, get_namespace, register_namespace
 from cachecore.prewarm import prewarmer
-from cachecore.report import stats
+from cachecore.progress import StepProgress
+from cachecore.report import deployment_stats, set_deployment_source, stats
 from cachecore.service import CacheInfo, get_or_compute
-from cachecore.stats import add_observer
+from cachecore.stats import add_observer, decode_totals, encode_totals, merge_totals, totals
 
 __all__ = [
     "CacheInfo",
@@ -63,8 +67,15 @@ __all__ = [
     "long_running_started",
     "prewarmer",
     "register_namespace",
+    "StepProgress",
     "staleness_bound",
     "stats",
+    "deployment_stats",
+    "set_deployment_source",
+    "encode_totals",
+    "decode_totals",
+    "merge_totals",
+    "totals",
     "uncached_reads",
     "watch_model",
 ]

@@ -13,9 +13,32 @@ def _rate(hits: int, misses: int) -> float | None:
     return round(100.0 * hits / total, 2) if total else None
 
 
-def stats() -> dict:
-    """Return the engine's counters and state as a JSON-serialisable dict (shape in docs/cachecore.md)."""
-    raw = totals()
+# A provider of the deployment's counters (every process's, from a shared store), registered by an
+# app that keeps such a store (the monitoring app); it returns (raw totals, {"processes", "since", "source"}).
+_deployment_source = None
+
+
+def set_deployment_source(source) -> None:
+    """Register the callable that returns the deployment's merged raw counters and their origin."""
+    global _deployment_source
+    _deployment_source = source
+
+
+def deployment_stats() -> dict:
+    """Return ``stats()`` over every process of the deployment (this process only without a source)."""
+    if _deployment_source is None:
+        return {**stats(), "deployment": {"processes": 1, "since": None, "source": "this process"}}
+    raw, origin = _deployment_source()
+    return {**stats(raw), "deployment": origin}
+
+
+def stats(raw: dict | None = None) -> dict:
+    """Return the engine's counters and state as a JSON-serialisable dict (shape in docs/cachecore.md).
+
+    ``raw`` replaces this process's counters (e.g. the deployment's, merged); the L1, breaker,
+    access and outbox figures are always this process's view.
+    """
+    raw = totals() if raw is None else raw
     namespaces: dict[str, dict] = {}
     tier_totals = {t: {"hits": 0, "misses": 0, "stale": 0} for t in TIERS}
     requests = {"hits": 0, "misses": 0}

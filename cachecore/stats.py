@@ -140,6 +140,25 @@ def totals() -> dict:
     return total
 
 
+def encode_totals(raw: dict) -> list:
+    """Return raw counters as JSON-serialisable ``[[key parts...], value]`` pairs (for a shared store)."""
+    return [[list(key), value] for key, value in raw.items()]
+
+
+def decode_totals(pairs: list) -> dict:
+    """Return the raw counters written by ``encode_totals``."""
+    return {tuple(key): int(value) for key, value in pairs}
+
+
+def merge_totals(*raws: dict) -> dict:
+    """Return the sum of several processes' raw counters."""
+    merged: dict = {}
+    for raw in raws:
+        for key, value in raw.items():
+            merged[key] = merged.get(key, 0) + value
+    return merged
+
+
 def reset() -> None:
     """Zero every counter (tests)."""
     with _registry_lock:

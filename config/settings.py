@@ -8,20 +8,20 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_float, env_int, env_list, env_str
+from config.env import SettingsError, env_bool, env_float, env_int, env_list, env_str, load_env_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+ENV_FILE = load_env_file(BASE_DIR / ".env")  # git-ignored; the environment wins over it
 
 # --- Core -----------------------------------------------------------------------------------
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured(
-            "SECRET_KEY must be set when DEBUG is off. Set DEBUG=1 for local development "
-            "(make run does) or export SECRET_KEY=<a long random string>."
+        raise SettingsError(
+            "SECRET_KEY must be set when DEBUG is off. Run `make venv` (or `make run`) once to write a "
+            "local .env with DEBUG=1 and a generated key, or export SECRET_KEY=<a long random string>."
         )
     SECRET_KEY = "django-insecure-local-development-only"  # noqa: S105 - DEBUG only
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our static files (pinned), never a CDN
     "cachalot",
     "django_prometheus",
     "axes",
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
     "trackers",
     "contentplanning",
     "monitoring",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -87,7 +89,10 @@ TEMPLATES = [
 # queries per database for /metrics.
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
+    try:
+        _db = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
+    except ValueError as exc:  # dj-database-url: an unknown scheme or a malformed URL
+        raise SettingsError(f"DATABASE_URL must be a postgres:// URL (got {DATABASE_URL!r}: {exc}).") from exc
 else:
     _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(BASE_DIR / "db.sqlite3")}
 _ENGINES = {
@@ -95,7 +100,7 @@ _ENGINES = {
     "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
 }
 if _db["ENGINE"] not in _ENGINES:
-    raise ImproperlyConfigured(f"DATABASE_URL must be a postgres:// URL (got engine {_db['ENGINE']}).")
+    raise SettingsError(f"DATABASE_URL must be a postgres:// URL (got engine {_db['ENGINE']}).")
 _db["ENGINE"] = _ENGINES[_db["ENGINE"]]
 IS_POSTGRES = _db["ENGINE"].endswith("postgresql")
 if IS_POSTGRES and env_bool("DATABASE_POOL", True):
@@ -229,6 +234,10 @@ MONITORING_MAX_NAMES = env_int("MONITORING_MAX_NAMES", 500)
 MONITORING_MAX_METRIC_GROUPS = env_int("MONITORING_MAX_METRIC_GROUPS", 200)
 MONITORING_SNAPSHOT_DIR = env_str("MONITORING_SNAPSHOT_DIR")
 MONITORING_PAGE_REFRESH_SECONDS = env_int("MONITORING_PAGE_REFRESH_SECONDS", 5)
+MONITORING_SHARED_STATS_SECONDS = env_float("MONITORING_SHARED_STATS_SECONDS", 10.0)
+MONITORING_SHARED_STATS_MAX_AGE = env_float("MONITORING_SHARED_STATS_MAX_AGE", 3600.0)
+MONITORING_HISTORY_RESOLUTION = env_int("MONITORING_HISTORY_RESOLUTION", 10)
+MONITORING_HISTORY_WINDOW = env_int("MONITORING_HISTORY_WINDOW", 3600)
 PROMETHEUS_EXPORT_MIGRATIONS = False
 
 # --- DRF --------------------------------------------------------------------------------------
@@ -264,6 +273,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Tracker dashboard, reference data, comprehensive user data and health.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Offline: the UI's files come from the pinned drf-spectacular-sidecar package, and Swagger UI
+    # must not send the schema to its public validator.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # --- Auth, i18n, static -----------------------------------------------------------------------
@@ -293,6 +308,7 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]  # project-wide assets (the favicon)
 
 # --- Security (check --deploy) ----------------------------------------------------------------
 # HTTPS is terminated by the proxy in front of gunicorn; these follow SECURE_SSL.

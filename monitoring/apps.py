@@ -14,14 +14,17 @@ class MonitoringConfig(AppConfig):
         from django.core.signals import request_finished, request_started, setting_changed
         from django.db.backends.signals import connection_created
 
+        from cachecore.api import set_deployment_source
         from monitoring import (
             cache_observer,
             checks,
             conf,
+            deployment,
             health,
             performance,
             process_metrics,
             query_timing,
+            shared_stats,
             snapshots,
         )
 
@@ -32,6 +35,10 @@ class MonitoringConfig(AppConfig):
         query_timing.install_on_open_connections()
         request_finished.connect(query_timing.flush_if_due, dispatch_uid="monitoring.query_timing.flush")
         performance.tracker.add_read_hook(query_timing.flush)
+        # Every process shares its counters (ProcessStats), so reports cover the deployment.
+        request_finished.connect(shared_stats.publish_if_due, dispatch_uid="monitoring.shared_stats")
+        atexit.register(shared_stats.publish_at_exit)  # atexit is LIFO: runs after the flush below
+        set_deployment_source(deployment.cache_totals)
         atexit.register(query_timing.flush)  # short-lived processes: queued timings reach the metrics
         cache_observer.register()
         # Each worker's CPU and memory (gunicorn multi-process mode), started by its first request.

@@ -15,6 +15,13 @@ Defaults (environment variables of the same name; see docs/monitoring.md):
 - ``MONITORING_MAX_NAMES`` (500): distinct names tracked per process; more fold into "other".
 - ``MONITORING_MAX_METRIC_GROUPS`` (200): distinct ``db_query_seconds{group}`` label values.
 - ``MONITORING_SNAPSHOT_DIR`` (empty): when set, each process writes its summary there at exit.
+- ``MONITORING_SHARED_STATS_SECONDS`` (10): each process writes its counters to the shared
+  ``ProcessStats`` table at most this often (on a finished request, and at exit); 0 turns the
+  periodic write off (the test settings do; tests publish explicitly).
+- ``MONITORING_SHARED_STATS_MAX_AGE`` (3600): rows older than this are left out and deleted.
+- ``MONITORING_HISTORY_RESOLUTION`` (10) / ``MONITORING_HISTORY_WINDOW`` (3600): the monitoring
+  page's charts keep one ``MetricSample`` per process and bucket of this many seconds, for the
+  window (older rows are deleted when a process publishes).
 - ``MONITORING_PAGE_REFRESH_SECONDS`` (5): refresh interval of the /monitoring/ page.
 - ``METRICS_ALLOWED_IPS`` (127.0.0.1, ::1): addresses or CIDR networks that may read /metrics.
 - ``METRICS_PORT`` (0: off) / ``METRICS_ADDR`` (127.0.0.1): where a long-running command serves
@@ -43,6 +50,10 @@ _SETTINGS = {
     "MONITORING_MAX_METRIC_GROUPS": ("max_metric_groups", 200),
     "MONITORING_SNAPSHOT_DIR": ("snapshot_dir", ""),
     "MONITORING_PAGE_REFRESH_SECONDS": ("page_refresh_seconds", 5),
+    "MONITORING_SHARED_STATS_SECONDS": ("shared_stats_seconds", 10.0),
+    "MONITORING_SHARED_STATS_MAX_AGE": ("shared_stats_max_age", 3600.0),
+    "MONITORING_HISTORY_RESOLUTION": ("history_resolution", 10),
+    "MONITORING_HISTORY_WINDOW": ("history_window", 3600),
     "METRICS_ALLOWED_IPS": ("metrics_allowed_ips", ("127.0.0.1", "::1")),
     "REDIS_URL": ("redis_url", ""),
     "METRICS_PORT": ("metrics_port", 0),
@@ -67,6 +78,10 @@ class MonitoringSettings:
     max_metric_groups: int
     snapshot_dir: str
     page_refresh_seconds: int
+    shared_stats_seconds: float
+    shared_stats_max_age: float
+    history_resolution: int
+    history_window: int
     metrics_allowed_ips: tuple
     redis_url: str
     metrics_port: int

@@ -11,10 +11,10 @@ import re
 import time
 from datetime import UTC, datetime
 
-from monitoring import dependencies
+from monitoring import dependencies, deployment
 from monitoring.fingerprint import group
 from monitoring.health_seed import seed_cache_fields
-from monitoring.performance import SQL, tracker
+from monitoring.performance import SQL
 
 logger = logging.getLogger("monitoring")
 
@@ -52,13 +52,13 @@ def overall_status(deps: dict) -> str:
 
 
 def cache_report() -> dict:
-    """Return cachecore's statistics in the health contract's shape (empty when unavailable)."""
+    """Return cachecore's statistics of the deployment in the health contract's shape (empty when unavailable)."""
     try:
-        from cachecore.api import all_namespaces, stats
+        from cachecore.api import all_namespaces, deployment_stats
     except ImportError:
         return {"available": False}
     try:
-        raw = stats()
+        raw = deployment_stats()
         seed_fields = seed_cache_fields(raw, all_namespaces())
     except Exception:  # noqa: BLE001 - statistics must never make the health check fail
         logger.exception("cachecore stats() failed; the health report leaves the cache section out")
@@ -152,8 +152,10 @@ def build_health(*, detailed: bool, show_sql: bool = True) -> tuple[int, dict]:
         "uptime": uptime_seconds(),
     }
     if detailed:
-        performance = tracker.report(top=TOP_SLOWEST)
-        body["performance"] = performance if show_sql else without_sql_text(performance)
+        performance, origin = deployment.performance()  # every process's timings (shared store)
+        report = performance.report(top=TOP_SLOWEST)
+        body["performance"] = report if show_sql else without_sql_text(report)
         body["cache"] = cache_report()
         body["dependencies"] = deps
+        body["deployment"] = origin
     return HTTP_STATUS[status], body

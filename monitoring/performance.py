@@ -119,17 +119,19 @@ class NameStats:
             "ratio": round(recent / baseline, 2) if baseline > 0 else None,
         }
 
-    def to_dict(self) -> dict:
-        """Return a JSON-serialisable form for snapshots."""
-        return {
+    def to_dict(self, windows: bool = True) -> dict:
+        """Return a JSON-serialisable form for snapshots (without the regression window if not ``windows``)."""
+        data = {
             "name": self.name,
             "kind": self.kind,
             "total": self.total,
             "slow": self.slow,
             "critical": self.critical,
             "sketch": self.sketch.to_dict(),
-            "latest": self.latest(),
         }
+        if windows:
+            data["latest"] = self.latest()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict, window_size: int) -> "NameStats":
@@ -259,6 +261,15 @@ class PerformanceTracker:
                 found.append(regression)
         return sorted(found, key=lambda r: r["ratio"] or 0, reverse=True)
 
+    def merged_sketch(self, kind: str = SQL) -> QuantileSketch:
+        """Return one sketch holding every sample of ``kind`` (for the shared history)."""
+        merged = QuantileSketch()
+        for stats in self._all():
+            if stats.kind == kind:
+                with stats.lock:
+                    merged.merge(stats.sketch)
+        return merged
+
     def overview(self, kind: str = SQL) -> dict:
         """Return totals and percentiles over every name of ``kind`` (one merged sketch)."""
         merged = QuantileSketch()
@@ -302,11 +313,11 @@ class PerformanceTracker:
         with self._lock:
             self._stats.clear()
 
-    def to_snapshot(self) -> dict:
-        """Return the whole state as a JSON-serialisable snapshot."""
+    def to_snapshot(self, windows: bool = True) -> dict:
+        """Return the whole state as a JSON-serialisable snapshot (``windows=False``: no regression windows)."""
         return {
             "version": SNAPSHOT_VERSION,
-            "names": [_locked_dict(stats) for stats in self._all()],
+            "names": [_locked_dict(stats, windows) for stats in self._all()],
         }
 
     def load_snapshot(self, data: dict) -> None:
@@ -324,9 +335,9 @@ class PerformanceTracker:
                     existing.merge(incoming)
 
 
-def _locked_dict(stats: NameStats) -> dict:
+def _locked_dict(stats: NameStats, windows: bool = True) -> dict:
     with stats.lock:
-        return stats.to_dict()
+        return stats.to_dict(windows)
 
 
 class track_query(ContextDecorator):  # noqa: N801 - used like a function: @track_query("name")

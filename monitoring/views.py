@@ -3,7 +3,7 @@
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.models import AnonymousUser
 from django.db import DatabaseError
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -14,7 +14,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from monitoring import access, cache_observer, query_timing
+from monitoring import access, cache_observer, query_timing, shared_stats
 from monitoring.conf import app_settings
 from monitoring.health import build_health
 from monitoring.throttling import HealthThrottle
@@ -85,6 +85,24 @@ def monitoring_page(request):
     context = {
         "report": report,
         "http_status": status,
-        "page_config": {"healthUrl": reverse("health"), "refreshSeconds": app_settings().page_refresh_seconds},
+        "page_config": {
+            "healthUrl": reverse("health"),
+            "historyUrl": reverse("monitoring-history"),
+            "historyResolution": app_settings().history_resolution,
+            "refreshSeconds": app_settings().page_refresh_seconds,
+        },
     }
     return render(request, "monitoring/page.html", context)
+
+
+@never_cache
+@staff_member_required
+def monitoring_history(request):
+    """Return the monitoring page's chart data: every process's samples of the last hour."""
+    if request.GET:
+        name = sorted(request.GET)[0]
+        return JsonResponse({"detail": f"{name}: unknown parameter; allowed: none."}, status=400)
+    try:
+        return JsonResponse(shared_stats.history_series())
+    except DatabaseError as exc:
+        return JsonResponse({"detail": f"the history store is unavailable: {exc.__class__.__name__}"}, status=503)

@@ -1,6 +1,8 @@
 """Admin registrations for the trackers domain (no N+1 lists: list_select_related everywhere)."""
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -26,6 +28,29 @@ class MembershipInline(admin.TabularInline):
     model = ClientMembership
     extra = 0
     autocomplete_fields = ["user"]
+
+
+class UserMembershipInline(admin.TabularInline):
+    """The user's client memberships, editable on the user's page (they decide what the user sees)."""
+
+    model = ClientMembership
+    fk_name = "user"
+    extra = 0
+    autocomplete_fields = ["client"]
+    verbose_name = "client membership"
+    verbose_name_plural = "client memberships (the data this user may see; staff see everything)"
+
+
+User = get_user_model()
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserWithMembershipsAdmin(UserAdmin):
+    """Django's user admin plus the client memberships inline."""
+
+    inlines = [*UserAdmin.inlines, UserMembershipInline]
 
 
 @admin.register(Client)

@@ -13,5 +13,6 @@ urlpatterns = [
     path("images/", views.ImageListApi.as_view(), name="images"),
     path("trackers/", views.TrackerListApi.as_view(), name="trackers"),
     path("trackers/stats/", views.TrackerStatsApi.as_view(), name="tracker-stats"),
+    path("trackers/<str:tracker_id>/", views.TrackerDetailApi.as_view(), name="tracker-detail"),
     path("me/scope/", views.MyScopeApi.as_view(), name="me-scope"),
 ]

@@ -32,6 +32,7 @@ from trackers.namespaces import (
     REFERENCE,
     REFERENCE_TABLES,
     SCOPE_SUMMARY,
+    TRACKER_DETAIL,
     TRACKER_LIST,
     TRACKER_STATS,
     USER_SCOPE,
@@ -58,6 +59,11 @@ def user_scope(user_id: int) -> str:
     return f"user:{user_id}"
 
 
+def tracker_scope(tracker_id: int) -> str:
+    """Return the cache scope of one tracker's detail."""
+    return f"tracker:{tracker_id}"
+
+
 for _table in REFERENCE_TABLES:
     register_namespace(Namespace(name=REFERENCE[_table]))
 for _table in COUNTED_TABLES:
@@ -72,7 +78,25 @@ register_namespace(
         l2_ttl=conf.LIST_TTL,
     )
 )
-register_namespace(Namespace(name=TRACKER_STATS, params=("scope",), l1_ttl=conf.STATS_TTL, l2_ttl=conf.STATS_TTL))
+register_namespace(
+    Namespace(
+        name=TRACKER_STATS,
+        params=("scope", "brand_ids", "production_run_ids", "search"),
+        unordered=("brand_ids", "production_run_ids"),
+        l1_ttl=conf.STATS_TTL,
+        l2_ttl=conf.STATS_TTL,
+    )
+)
+# One tracker's detail, scoped per tracker: its own writes and its history's refresh only it.
+register_namespace(
+    Namespace(
+        name=TRACKER_DETAIL,
+        params=("tracker_id",),
+        scope=lambda params: tracker_scope(params["tracker_id"]),
+        l1_ttl=conf.LIST_TTL,
+        l2_ttl=conf.LIST_TTL,
+    )
+)
 register_namespace(Namespace(name=SCOPE_SUMMARY, params=("scope",), l1_ttl=conf.STATS_TTL, l2_ttl=conf.STATS_TTL))
 register_namespace(
     Namespace(
@@ -91,9 +115,9 @@ register_namespace(
 TRACKER_DERIVED = [TRACKER_LIST, TRACKER_STATS, SCOPE_SUMMARY]
 WATCHES = [
     (Client, [REFERENCE["clients"], SCOPE_SUMMARY]),  # staff's summary lists every client
-    (Brand, [REFERENCE["brands"], REFERENCE["production_runs"], *TRACKER_DERIVED]),
+    (Brand, [REFERENCE["brands"], REFERENCE["production_runs"], TRACKER_DETAIL, *TRACKER_DERIVED]),
     # A run added, moved to another brand or deleted changes its brand's production_run_count.
-    (ProductionRun, [REFERENCE["production_runs"], COUNTS["brands"], *TRACKER_DERIVED]),
+    (ProductionRun, [REFERENCE["production_runs"], COUNTS["brands"], TRACKER_DETAIL, *TRACKER_DERIVED]),
     (StorageLocation, [REFERENCE["storage_locations"]]),
     (DeliveryLocation, [REFERENCE["delivery_locations"]]),
     (Image, [REFERENCE["images"]]),
@@ -109,11 +133,21 @@ def _membership_scope(instance) -> list[str]:
     return [user_scope(user) for user in users if user is not None]
 
 
+def _tracker_scope(instance) -> str:
+    return tracker_scope(instance.pk)
+
+
+def _history_scope(instance) -> str:
+    return tracker_scope(instance.tracker_id)
+
+
 def register_signal_handlers() -> None:
     """Connect the model writes that invalidate the trackers namespaces."""
     for model, namespaces in WATCHES:
         watch_model(model, namespaces)
     watch_model(ClientMembership, [USER_SCOPE], scope=_membership_scope)
+    watch_model(Tracker, [TRACKER_DETAIL], scope=_tracker_scope)
+    watch_model(LocationHistory, [TRACKER_DETAIL], scope=_history_scope)
 
 
 def _reference_prewarmer(table: str):

@@ -148,6 +148,24 @@ class TrackerListParamsSerializer(QueryParamsSerializer):
         return value
 
 
+class TrackerStatsParamsSerializer(QueryParamsSerializer):
+    brand_ids = IdListField(required=False, help_text="Count only these brands' trackers (`1,2` or repeated).")
+    production_run_ids = IdListField(required=False, help_text="Count only these runs' trackers.")
+    search = serializers.CharField(
+        required=False, allow_blank=True, max_length=MAX_SEARCH_LENGTH, help_text="Serial or name substring."
+    )
+
+
+def parse_stats_filters(query_params) -> "TrackerFilters":
+    """Return the filters of a statistics request (no status: the counts are by status)."""
+    data = TrackerStatsParamsSerializer(data=query_params).validate_params()
+    return TrackerFilters(
+        brand_ids=data.get("brand_ids", ()),
+        production_run_ids=data.get("production_run_ids", ()),
+        search=data.get("search", "").strip(),
+    )
+
+
 @dataclass(frozen=True)
 class TrackerFilters:
     """The canonical filter set of a tracker-list request (sorted ids; the cache key's params)."""

@@ -6,6 +6,7 @@ shows is scoped and cached by the API, never by this view.
 """
 
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
@@ -28,7 +29,9 @@ SEARCH_DEBOUNCE_MS = 300
 
 def api_urls() -> dict[str, str]:
     """Return the API paths the dashboard calls, keyed by their role in the page."""
-    return {key: reverse(name) for key, name in API_ENDPOINTS.items()}
+    urls = {key: reverse(name) for key, name in API_ENDPOINTS.items()}
+    urls["trackerDetail"] = reverse("tracker-detail", args=["0"]).replace("/0/", "/{id}/")  # a template
+    return urls
 
 
 def page_size_choices() -> list[int]:
@@ -46,6 +49,7 @@ def dashboard_config() -> dict:
         "searchDebounceMs": SEARCH_DEBOUNCE_MS,
         "staleAfterHours": conf.STALE_AFTER_HOURS,
         "statuses": [{"value": value, "label": label} for value, label in TrackerStatus.choices],
+        "mapOutline": static("trackers/europe-outline.json"),  # shipped with the project, no tiles
     }
 
 

@@ -29,7 +29,15 @@ from trackers.models import (
     Tracker,
     TrackerStatus,
 )
-from trackers.namespaces import COUNTED_TABLES, COUNTS, REFERENCE, SCOPE_SUMMARY, TRACKER_LIST, TRACKER_STATS
+from trackers.namespaces import (
+    COUNTED_TABLES,
+    COUNTS,
+    REFERENCE,
+    SCOPE_SUMMARY,
+    TRACKER_DETAIL,
+    TRACKER_LIST,
+    TRACKER_STATS,
+)
 from trackers.scope import scope_key
 
 ClientIds = frozenset[int] | None
@@ -293,13 +301,19 @@ def _latest_rows_subquery(tracker_ids: list[int]) -> list[dict]:
 # --- Statistics -------------------------------------------------------------------------------
 
 
-def tracker_stats(client_ids: ClientIds, *, now) -> tuple[dict, CacheInfo]:
-    """Return the cached statistics of a scope (``now`` decides which trackers are stale)."""
-    params = {"scope": scope_key(client_ids)}
-    return get_or_compute(TRACKER_STATS, params, partial(_compute_stats, client_ids, now))
+def tracker_stats(client_ids: ClientIds, *, now, filters: TrackerFilters | None = None) -> tuple[dict, CacheInfo]:
+    """Return the cached statistics of a scope, narrowed by brand/run/search ``filters`` when given."""
+    filters = filters or TrackerFilters()
+    params = {
+        "scope": scope_key(client_ids),
+        "brand_ids": list(filters.brand_ids),
+        "production_run_ids": list(filters.production_run_ids),
+        "search": filters.search,
+    }
+    return get_or_compute(TRACKER_STATS, params, partial(_compute_stats, client_ids, now, filters))
 
 
-def _compute_stats(client_ids: ClientIds, now) -> dict:
+def _compute_stats(client_ids: ClientIds, now, filters: TrackerFilters | None = None) -> dict:
     hours = conf.STALE_AFTER_HOURS
     stats = {
         "total": 0,
@@ -317,7 +331,7 @@ def _compute_stats(client_ids: ClientIds, now) -> dict:
     # One GROUP BY query; its row count is bounded by runs x statuses, never by trackers.
     with cachalot_disabled():
         groups = list(
-            scoped_trackers(client_ids)
+            filtered_trackers(filters or TrackerFilters(), client_ids)
             .values(
                 "production_run_id",
                 "current_status",
@@ -358,6 +372,62 @@ def _compute_stats(client_ids: ClientIds, now) -> dict:
     stats["by_brand"] = sorted(brands.values(), key=lambda b: (-b["count"], b["brand_id"]))
     stats["by_production_run"] = sorted(runs.values(), key=lambda r: (-r["count"], r["production_run_id"]))
     return stats
+
+
+# --- One tracker -----------------------------------------------------------------------------
+
+TRAIL_LENGTH = 20  # history points of a tracker's trail on the map
+
+
+def tracker_detail(tracker_id: int, client_ids: ClientIds) -> tuple[dict | None, CacheInfo]:
+    """Return one tracker with its latest location and recent trail, or None outside the scope.
+
+    Cached once per tracker (scope ``tracker:<id>``) and checked against the caller's scope on the
+    cached value, so every user who may see a tracker shares one entry.
+    """
+    detail, info = get_or_compute(TRACKER_DETAIL, {"tracker_id": tracker_id}, partial(_compute_detail, tracker_id))
+    if detail is None or (client_ids is not None and detail["client_id"] not in client_ids):
+        return None, info
+    return detail, info
+
+
+def _compute_detail(tracker_id: int) -> dict | None:
+    with cachalot_disabled():  # two queries, whatever the history's length
+        row = (
+            Tracker.objects.filter(pk=tracker_id)
+            .values(
+                *TRACKER_COLUMNS,
+                brand_id=F("production_run__brand_id"),
+                brand_name=F("production_run__brand__name"),
+                production_run_name=F("production_run__name"),
+                client_id=F("production_run__brand__client_id"),
+            )
+            .first()
+        )
+        if row is None:
+            return None
+        trail = list(
+            LocationHistory.objects.filter(tracker_id=tracker_id)
+            .order_by("-timestamp")
+            .values(*LOCATION_COLUMNS)[:TRAIL_LENGTH]
+        )
+    item = _tracker_item(row, True, {row["id"]: _location(trail[0])} if trail else {})
+    return {
+        **item,
+        "brand_name": row["brand_name"],
+        "production_run_name": row["production_run_name"],
+        "trail": [_location(point) for point in trail],
+    }
+
+
+def _location(point: dict) -> dict:
+    return {
+        "latitude": point["latitude"],
+        "longitude": point["longitude"],
+        "timestamp": _iso(point["timestamp"]),
+        "nearest_city": point["nearest_city"],
+        "confidence": point["confidence"],
+    }
 
 
 # --- Scope summary ----------------------------------------------------------------------------

@@ -117,6 +117,12 @@ class RunCountSerializer(serializers.Serializer):
     count = serializers.IntegerField()
 
 
+class TrackerDetailSerializer(TrackerItemSerializer):
+    brand_name = serializers.CharField()
+    production_run_name = serializers.CharField()
+    trail = LatestLocationSerializer(many=True, help_text="The latest 20 reports, newest first.")
+
+
 class TrackerStatsSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     by_status = serializers.DictField(child=serializers.IntegerField(), help_text="Every status, zeros included.")

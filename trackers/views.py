@@ -26,7 +26,9 @@ from trackers.filters import (
     NoParamsSerializer,
     ProductionRunParamsSerializer,
     TrackerListParamsSerializer,
+    TrackerStatsParamsSerializer,
     parse_params,
+    parse_stats_filters,
     parse_tracker_filters,
 )
 from trackers.scope import user_client_ids
@@ -150,13 +152,44 @@ class TrackerStatsApi(APIView):
     clock = staticmethod(timezone.now)
 
     @extend_schema(
-        operation_id="tracker_stats", tags=["trackers"], responses={200: out.TrackerStatsSerializer, **ERRORS}
+        operation_id="tracker_stats",
+        tags=["trackers"],
+        parameters=[TrackerStatsParamsSerializer],
+        responses={200: out.TrackerStatsSerializer, **ERRORS},
+        description="Counts of the trackers matching the brand, run and search filters (all when none).",
     )
     def get(self, request):
-        parse_params(NoParamsSerializer, request.query_params)
+        filters = parse_stats_filters(request.query_params)
         with dashboard_timer("tracker_stats"):
-            stats, info = selectors.tracker_stats(user_client_ids(request.user), now=self.clock())
+            stats, info = selectors.tracker_stats(user_client_ids(request.user), now=self.clock(), filters=filters)
         return Response(stats, headers=cache_headers(info))
+
+
+BAD_TRACKER_ID = "tracker_id: {value!r} is not a positive integer id."
+TRACKER_NOT_FOUND = "tracker_id: no tracker {value} in your scope."
+
+
+class TrackerDetailApi(APIView):
+    """One tracker: latest location and its recent trail; 404 outside the caller's scope."""
+
+    @extend_schema(
+        operation_id="tracker_detail",
+        tags=["trackers"],
+        responses={
+            200: out.TrackerDetailSerializer,
+            404: OpenApiResponse(description="No such tracker in the caller's scope"),
+            **ERRORS,
+        },
+        description="Cached per tracker (5 min, invalidated by its writes and new history); two queries on a miss.",
+    )
+    def get(self, request, tracker_id: str):
+        parse_params(NoParamsSerializer, request.query_params)
+        if not tracker_id.isdigit() or not 0 < int(tracker_id) < 2**63:
+            return Response({"detail": BAD_TRACKER_ID.format(value=tracker_id)}, status=400)
+        detail, info = selectors.tracker_detail(int(tracker_id), user_client_ids(request.user))
+        if detail is None:
+            return Response({"detail": TRACKER_NOT_FOUND.format(value=tracker_id)}, status=404)
+        return Response(detail, headers=cache_headers(info))
 
 
 class MyScopeApi(APIView):

@@ -40,9 +40,19 @@ class TestCacheEntryAdmin:
         assert response.status_code == 200
         assert 'id="cache-hit-rates"' in html
         assert "50.0%" in html  # L1: one hit, one miss
-        for column in ("Namespace", "User id", "Strategy id", "Created at", "Expires", "Last accessed", "Expired"):
+        for column in ("Namespace", "For", "Created", "Expires", "Last access", "State"):
             assert column in html
         assert ">12<" in html
+        assert "user 7, strategy 3" in html
+
+    def test_validity_is_a_green_or_grey_state_not_a_red_cross(self, admin_client):
+        make_row("fresh")
+        make_row("old", expired=True)
+        html = admin_client.get(reverse(CHANGELIST)).content.decode()
+        assert html.count('class="cw-state cw-valid">valid<') == 1
+        assert html.count('class="cw-state cw-expired">expired<') == 1
+        assert "icon-no.svg" not in html and "icon-yes.svg" not in html
+        assert "cachecore/admin.css" in html
 
     def test_expired_filter(self, admin_client):
         make_row("fresh")
@@ -72,6 +82,7 @@ class TestCacheEntryAdmin:
         html = response.content.decode()
         assert response.status_code == 200
         assert "<pre>{\n  &quot;a&quot;: &quot;&lt;script&gt;&quot;,\n  &quot;b&quot;: 2\n}</pre>" in html
+        assert '<details class="cw-value"><summary>Show the value (31 B, 2 keys)</summary>' in html  # collapsed
         assert 'name="namespace"' not in html  # no editable inputs
         assert admin_client.get(reverse("admin:cachecore_cacheentry_add")).status_code == 403
 

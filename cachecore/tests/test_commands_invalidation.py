@@ -107,7 +107,7 @@ class TestPrewarmCache:
         prewarmer("test.cmd.b")(lambda progress=None: 3)
         out = run("prewarm_cache")
         assert "Prewarming 2 namespace(s)" in out
-        assert "    20/20" in out
+        assert "  test.cmd.a: 20/20 (100%) in " in out
         assert "OK      test.cmd.a: 20 entries in" in out
         assert "OK      test.cmd.b: 3 entries in" in out
         assert "Prewarmed 2 namespace(s): 23 entries in" in out

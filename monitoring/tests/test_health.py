@@ -20,7 +20,7 @@ from tests.factories import make_user
 
 URL = "/api/health"
 PUBLIC_KEYS = {"status", "timestamp", "uptime"}
-DETAIL_KEYS = PUBLIC_KEYS | {"performance", "cache", "dependencies"}
+DETAIL_KEYS = PUBLIC_KEYS | {"performance", "cache", "dependencies", "deployment"}
 PERFORMANCE_KEYS = {
     "totalQueries",
     "totalTime",

@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from cachecore.api import Namespace, get_or_compute, register_namespace
 from monitoring.performance import OPERATION, tracker
@@ -53,6 +54,7 @@ class TestInBrowser:
     ):
         # fresh_tracker: SQL timed by earlier tests of the run (under load) can show as regressions too.
         settings.MONITORING_PAGE_REFRESH_SECONDS = 1
+        tracker.reset()  # earlier tests' statements must not add regressions of their own
         tracker.record("report.build", 250.0, OPERATION)
         config = tracker.config
         for ms in [5.0] * config.baseline_window + [12.0] * config.recent_window:
@@ -85,3 +87,36 @@ class TestInBrowser:
         page.goto(URL)
         assert "/login/" in page.url
         assert page.locator("#perf-figures").count() == 0
+
+
+@pytest.mark.browser
+class TestChartsAndNarrowScreens:
+    def populate(self):
+        from monitoring import shared_stats
+
+        tracker.record("SELECT " + ", ".join(f'"t"."column_{i}"' for i in range(40)) + ' FROM "t"', 12.0, "sql")
+        warm_cache()
+        shared_stats.publish()
+
+    @pytest.mark.parametrize("width", [1280, 390])
+    def test_charts_are_drawn_and_the_page_fits_the_width(self, page, login, screenshot, width):
+        page.set_viewport_size({"width": width, "height": 900})
+        self.populate()
+        login(make_user("ops", staff=True))
+
+        page.goto(URL)
+
+        charts = page.locator("#monitoring-charts")
+        expect(charts.locator("figure.chart-figure")).to_have_count(5)
+        expect(charts.locator('[data-chart="outbox-age"] svg circle')).to_have_count(1)  # published once
+        expect(charts).to_have_attribute("aria-busy", "false")
+        expect(
+            charts.locator('[data-chart="hit-rate-tier"] svg .chart-line, [data-chart="hit-rate-tier"] svg circle')
+        ).not_to_have_count(0)
+        long_sql = page.locator("#slowest td.name details").first
+        expect(long_sql.locator("summary")).to_contain_text("…")
+        long_sql.locator("summary").click()
+        expect(long_sql).to_have_attribute("open", "")
+        expect(page.locator("#cache-hit-rate")).to_have_text(re.compile(r"hit rate [\d.]+%$"))
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        screenshot(str(width))

@@ -1,4 +1,4 @@
-"""manage.py perf_report: this process's table, snapshots (save, merge a directory), errors."""
+"""manage.py perf_report: the deployment's table (here one process), snapshots (save, merge a directory), errors."""
 
 import json
 import os
@@ -14,6 +14,7 @@ from monitoring.performance import OPERATION, SQL
 from monitoring.snapshots import write_snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.django_db  # without --snapshot the report reads the shared store
 
 
 def report(*args, **options):
@@ -32,7 +33,7 @@ def recorded(fresh_tracker):
 
 def test_table_of_this_process(recorded):
     text = report()
-    assert "Performance report (this process; times in ms)" in text
+    assert "Performance report (1 process(es) since " in text and ", this process; times in ms)" in text
     assert "SQL statements: 4 in 100.00 ms; mean 25.00 ms" in text
     lines = text.splitlines()
     header = next(line for line in lines if line.startswith("Name"))

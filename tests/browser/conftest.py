@@ -8,6 +8,8 @@ the machine has no internet beyond package registries; install Debian's ``chromi
 
 import os
 import shutil
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
@@ -71,18 +73,36 @@ def page(browser, live_server, transactional_db):
     """Return a fresh page in its own browser context, pointed at the live server."""
     context = browser.new_context(base_url=live_server.url, locale="en-US", timezone_id="UTC")
     context.set_default_timeout(TIMEOUT_MS)
+    # Offline product: any request to a host other than the server's is refused and fails the test.
+    foreign_requests = []
+    local = urlsplit(live_server.url).netloc
+
+    def refuse_foreign(route):
+        foreign_requests.append(route.request.url)
+        route.abort()
+
+    context.route(
+        lambda url: urlsplit(url).scheme in {"http", "https"} and urlsplit(url).netloc != local, refuse_foreign
+    )
     page = context.new_page()
     script_errors = []
     page.on("pageerror", lambda error: script_errors.append(str(error)))
     yield page
     context.close()
     assert not script_errors, f"the page raised script errors: {script_errors}"
+    assert not foreign_requests, f"the page requested other hosts: {foreign_requests}"
+
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"  # git-ignored
 
 
 @pytest.fixture
 def screenshot(page, request):
-    """Return a function that saves a full-page screenshot when BROWSER_SCREENSHOTS names a folder."""
-    folder = os.environ.get("BROWSER_SCREENSHOTS")
+    """Return a function that saves a full-page screenshot under artifacts/screenshots/.
+
+    ``BROWSER_SCREENSHOTS`` names another folder; set it empty to save none.
+    """
+    folder = os.environ.get("BROWSER_SCREENSHOTS", str(SCREENSHOTS))
 
     def save(label: str) -> None:
         if folder:
@@ -109,8 +129,6 @@ def login(page, live_server):
 @pytest.fixture
 def api_requests(page):
     """Record the paths (with query) of every /api/ request the page makes."""
-    from urllib.parse import urlsplit
-
     seen: list[str] = []
 
     def record(request):

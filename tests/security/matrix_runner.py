@@ -22,6 +22,8 @@ def sample_path(endpoint: Endpoint, world: World) -> str:
     values = dict(PATH_SAMPLES)
     if "user_id" in endpoint.arg_names or "id" in endpoint.arg_names:
         values["user_id"] = values["id"] = world.users["viewer"].pk
+    if "tracker_id" in endpoint.arg_names:
+        values["tracker_id"] = world.dataset.trackers[0].pk  # client A's
     if "content_type_id" in endpoint.arg_names:
         values["content_type_id"] = ContentType.objects.get_for_model(Tracker).pk
         values["object_id"] = world.dataset.trackers[0].pk

@@ -84,6 +84,13 @@ MATRIX = {
     "trackers": api_read(SIGNED_IN),
     "tracker-stats": api_read(SIGNED_IN),
     "me-scope": api_read(SIGNED_IN),
+    # A tracker of client A: its members and staff see it; another tenant and no membership get 404
+    # (OPTIONS describes the endpoint, not the tracker).
+    "tracker-detail": {
+        "GET": (403, 200, 200, 404, 404, 200, 200, 403),
+        "HEAD": (403, 200, 200, 404, 404, 200, 200, 403),
+        "OPTIONS": SIGNED_IN,
+    },
     # Token authentication first: 401 with WWW-Authenticate; viewers are 403; operators and staff
     # get past the role check to the 400 of the empty batch.
     "location-reports": {
@@ -102,7 +109,9 @@ MATRIX = {
     "health": api_read(PUBLIC),  # details only for staff and the token: test_health.py
     "metrics": {"GET": TOKEN_ONLY, "POST": TOKEN_ONLY},
     "monitoring": {"GET": STAFF_PAGE, "POST": STAFF_PAGE},
+    "monitoring-history": {"GET": STAFF_PAGE, "POST": STAFF_PAGE},
     # --- pages ------------------------------------------------------------------------------
+    "favicon.ico": dict.fromkeys(("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"), (301,) * 8),
     "home": dict.fromkeys(("GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"), REDIRECT),
     "dashboard": {"GET": LOGGED_IN, "HEAD": LOGGED_IN, "OPTIONS": LOGGED_IN},
     "login": dict.fromkeys(("GET", "HEAD", "OPTIONS", "POST", "PUT"), LOGIN_FORM),

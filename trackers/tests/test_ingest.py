@@ -354,4 +354,4 @@ class TestCache:
         post(api_as(staff), [report(data.trackers[0], latitude=100)])
         assert calls == []
         post(api_as(staff), [report(data.trackers[0])])
-        assert sorted(calls) == ["trackers.list", "trackers.stats"]
+        assert sorted(calls) == ["trackers.detail", "trackers.list", "trackers.stats"]

@@ -118,7 +118,7 @@ class TestMarkup:
 
     def test_navigation_marks_the_dashboard_current(self, html):
         assert 'href="/dashboard/" aria-current="page">Dashboard</a>' in html
-        assert 'href="/monitoring/"' in html
+        assert 'href="/monitoring/"' not in html  # a client user: no link to the staff-only page
 
     def test_script_and_styles_are_local_static_files(self, html):
         assert 'src="/static/trackers/dashboard.js"' in html
@@ -138,7 +138,9 @@ class TestConfig:
             "productionRuns": "/api/production-runs/",
             "trackers": "/api/trackers/",
             "stats": "/api/trackers/stats/",
+            "trackerDetail": "/api/trackers/{id}/",
         }
+        assert config["mapOutline"] == "/static/trackers/europe-outline.json"
         assert [s["value"] for s in config["statuses"]] == list(TrackerStatus.values)
         assert config["searchDebounceMs"] == pages.SEARCH_DEBOUNCE_MS
 

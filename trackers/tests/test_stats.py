@@ -82,6 +82,33 @@ class TestQueries:
         assert counts == [2, 2]  # the user's client set, the grouped counts
 
 
+class TestFilters:
+    def test_the_counts_follow_the_brand_run_and_search_filters(self, data, staff, clock):
+        brand = data.brands[0]
+        in_brand = [t for t in data.trackers if t.production_run.brand_id == brand.pk]
+        body = api_as(staff).get(URL, {"brand_ids": str(brand.pk)}).json()
+        assert body["total"] == len(in_brand) == 12
+        assert body["by_status"] == expected_status_counts(in_brand)
+        assert [b["brand_id"] for b in body["by_brand"]] == [brand.pk]
+
+        two_runs = f"{data.runs[0].pk},{data.runs[3].pk}"
+        assert api_as(staff).get(URL, {"production_run_ids": two_runs}).json()["total"] == 12
+        target = data.trackers[5]
+        assert api_as(staff).get(URL, {"search": target.serial}).json()["total"] == 1
+
+    def test_a_filter_cannot_reach_outside_the_scope(self, data, clock):
+        foreign = next(b for b in data.brands if b.client_id == data.clients[1].pk)
+        user = make_user("a", clients=[data.clients[0]])
+        assert api_as(user).get(URL, {"brand_ids": str(foreign.pk)}).json()["total"] == 0
+
+    def test_filtered_counts_are_one_query_and_cached_per_filter_set(self, data, staff, clock):
+        client = api_as(staff)
+        ids = f"{data.brands[0].pk},{data.brands[1].pk}"
+        assert queries_of(client, URL, brand_ids=ids)[0] == 1
+        reordered = f"{data.brands[1].pk},{data.brands[0].pk}"
+        assert queries_of(client, URL, brand_ids=reordered)[0] == 0  # same key, any order
+
+
 class TestScopeAndCache:
     def test_a_member_counts_only_their_clients(self, data, clock):
         mine = data.clients[0]
@@ -127,7 +154,11 @@ class TestScopeAndCache:
 
 class TestInput:
     def test_unknown_parameter_is_rejected(self, data, staff):
-        assert_bad_param(api_as(staff).get(URL, {"brand_ids": "1"}), "brand_ids")
+        # status is not a filter here: the statistics count by status.
+        assert_bad_param(api_as(staff).get(URL, {"status": "lost"}), "status")
+
+    def test_a_malformed_brand_id_names_the_parameter(self, data, staff):
+        assert_bad_param(api_as(staff).get(URL, {"brand_ids": "x"}), "brand_ids")
 
     def test_anonymous_is_refused(self, data):
         assert api_as(None).get(URL).status_code in (401, 403)

@@ -390,4 +390,4 @@ class TestCacheInvalidation:
         assert calls == []
         add(data.trackers[0], 9)
         sync_tracker_state(clock=clock_at(NOW))
-        assert sorted(calls) == ["trackers.list", "trackers.stats"]
+        assert sorted(calls) == ["trackers.detail", "trackers.list", "trackers.stats"]

@@ -3,6 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from cachecore import prewarm
+from cachecore.progress import StepProgress
 
 
 class Command(BaseCommand):
@@ -32,9 +33,13 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING("No prewarmers are registered; nothing to do."))
             return
         self.stdout.write(f"Prewarming {len(selected)} namespace(s)...")
-        results = prewarm.run_prewarmers(
-            selected, progress=self._progress, on_start=self._start, on_result=self._result
-        )
+        self._bars = StepProgress(self.stdout)
+        try:
+            results = prewarm.run_prewarmers(
+                selected, progress=self._progress, on_start=self._start, on_result=self._result
+            )
+        finally:
+            self._bars.finish()
         failed = [r.namespace for r in results if not r.ok]
         total = sum(r.entries for r in results)
         seconds = sum(r.seconds for r in results)
@@ -44,15 +49,10 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(summary))
 
     def _start(self, namespace):
-        self._last_step = -1
-        self.stdout.write(f"  {namespace} ...")
+        self._bars.start(namespace)
 
     def _progress(self, namespace, done, total):
-        # One line per tenth of the work keeps logs readable when stdout is not a terminal.
-        step = int(10 * done / total) if total else done // 100
-        if step != self._last_step:
-            self._last_step = step
-            self.stdout.write(f"    {done}/{total}" if total else f"    {done}")
+        self._bars.update(done, total)
 
     def _result(self, result):
         if result.ok:

@@ -4,15 +4,15 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from monitoring import reports, snapshots
-from monitoring.performance import OPERATION, SQL, tracker
+from monitoring import deployment, reports, snapshots
+from monitoring.performance import OPERATION, SQL
 
 
 class Command(BaseCommand):
     help = (
         "Print count, total, mean, min, P50/P95/P99, max, slow/critical counts and rating per SQL fingerprint "
-        "and tracked operation, as a table. Without --snapshot: this process's statistics (useful from "
-        "`manage.py shell` after a run: call_command('perf_report')). With --snapshot FILE|DIR: the statistics "
+        "and tracked operation, as a table. Without --snapshot: the deployment's statistics (every process's "
+        "counters from the shared store, plus this one's). With --snapshot FILE|DIR: the statistics "
         "written by processes running with MONITORING_SNAPSHOT_DIR (a directory merges every perf-*.json)."
     )
 
@@ -27,17 +27,21 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["top"] < 1:
             raise CommandError("--top must be at least 1.")
-        source, origin = tracker, "this process"
         if options["snapshot"]:
             try:
                 source, files = snapshots.load_snapshots(options["snapshot"])
             except (FileNotFoundError, ValueError, KeyError, json.JSONDecodeError) as exc:
                 raise CommandError(f"--snapshot {options['snapshot']}: {exc}") from exc
-            origin = f"{files} snapshot file(s) at {options['snapshot']}"
+            origin, shown_origin = f"{files} snapshot file(s) at {options['snapshot']}", {}
+        else:
+            source, found = deployment.performance()
+            shown_origin = {"deployment": found}
+            since = f" since {found['since']}" if found["since"] else ""
+            origin = f"{found['processes']} process(es){since}, {found['source']}"
         if options["save"]:
             snapshots.write_snapshot(options["save"], source)
         if options["json"]:
-            self.stdout.write(json.dumps(source.report(top=options["top"]), indent=2))
+            self.stdout.write(json.dumps({**source.report(top=options["top"]), **shown_origin}, indent=2))
             return
         kind = {"sql": SQL, "operation": OPERATION, "all": None}[options["kind"]]
         rows = reports.summary_rows(source, top=options["top"], kind=kind, sort=options["sort"])

@@ -46,6 +46,22 @@
     return el;
   }
 
+  // Long SQL is shown truncated; the whole statement is one click (or Enter) away.
+  const NAME_LIMIT = 90;
+
+  function sqlName(name) {
+    if (name.length <= NAME_LIMIT) return code(name);
+    const details = document.createElement("details");
+    const summary = document.createElement("summary");
+    summary.appendChild(code(name.slice(0, NAME_LIMIT - 1) + "…"));
+    details.append(summary, code(name));
+    return details;
+  }
+
+  function percent(value) {
+    return value === null || value === undefined ? dash : value + "%";
+  }
+
   function rating(value) {
     const el = document.createElement("span");
     el.className = "rating";
@@ -73,6 +89,12 @@
     const updated = document.getElementById("updated");
     updated.dateTime = report.timestamp;
     updated.textContent = new Date(report.timestamp).toLocaleTimeString();
+    if (report.deployment) {
+      document.getElementById("deployment-processes").textContent = report.deployment.processes;
+      const since = document.getElementById("deployment-since");
+      since.dateTime = report.deployment.since;
+      since.textContent = report.deployment.since;
+    }
   }
 
   function renderPerformance(perf) {
@@ -86,7 +108,7 @@
     tbody.replaceChildren();
     perf.topSlowest.forEach(function (row) {
       const tr = document.createElement("tr");
-      cell(tr, code(row.name), "name");
+      cell(tr, sqlName(row.name), "name");
       cell(tr, row.kind);
       cell(tr, text(row.count), "num");
       cell(tr, ms(row.avgTime), "num");
@@ -115,7 +137,7 @@
 
   function renderCache(cache) {
     document.getElementById("cache-hit-rate").textContent =
-      "hit rate " + (cache.hitRate === null || cache.hitRate === undefined ? dash : cache.hitRate + " %");
+      "hit rate " + percent(cache.hitRate);
     const state = [];
     if (cache.l1) state.push("L1 " + cache.l1.entries + " of " + cache.l1.maxEntries + " entries, " + bytes(cache.l1.bytes));
     Object.keys(cache.breakers || {}).forEach(function (name) {
@@ -129,7 +151,7 @@
       const ns = cache.namespaces[name];
       const tr = document.createElement("tr");
       cell(tr, code(name), "name");
-      cell(tr, text(ns.hitRate), "num");
+      cell(tr, percent(ns.hitRate), "num");
       cell(tr, text(ns.hits), "num");
       cell(tr, text(ns.misses), "num");
       cell(tr, text(ns.size && ns.size.l1), "num");
@@ -151,6 +173,47 @@
       dd.textContent = deps[name].status +
         (deps[name].latencyMs === undefined ? "" : " · " + ms(deps[name].latencyMs) + " ms");
     });
+  }
+
+  /* ---- Charts of the last hour (every process, from the shared history) ---- */
+
+  const charts = document.getElementById("monitoring-charts");
+
+  function drawCharts(h) {
+    const draw = window.MonitoringCharts.line;
+    const named = (values) => Object.keys(values).map((name) => ({ name: name, values: values[name] }));
+    draw(document.getElementById("chart-hit-tier"), {
+      id: "hit-rate-tier", title: "Hit rate by tier", unit: "%", max: 100, times: h.times,
+      series: named(h.hitRateByTier),
+    });
+    draw(document.getElementById("chart-hit-namespace"), {
+      id: "hit-rate-namespace", title: "Hit rate by namespace (busiest)", unit: "%", max: 100, times: h.times,
+      series: named(h.hitRateByNamespace),
+    });
+    draw(document.getElementById("chart-query"), {
+      id: "query-ms", title: "SQL query time P50 / P95 / P99", unit: "ms", times: h.times,
+      series: named(h.queryMs),
+    });
+    draw(document.getElementById("chart-invalidations"), {
+      id: "invalidations", title: "Invalidations per second", unit: "/s", times: h.times,
+      series: [{ name: "invalidations", values: h.invalidationsPerSecond }],
+    });
+    draw(document.getElementById("chart-outbox"), {
+      id: "outbox-age", title: "Outbox: age of the oldest pending invalidation", unit: "s", times: h.times,
+      series: [{ name: "oldest", values: h.outboxAgeSeconds }],
+    });
+    charts.setAttribute("aria-busy", "false");
+    charts.dataset.points = String(h.times.length);
+  }
+
+  async function refreshCharts() {
+    try {
+      const response = await fetch(config.historyUrl, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (!response.ok) throw new Error("HTTP " + response.status);
+      drawCharts(await response.json());
+    } catch (error) {
+      document.getElementById("chart-hit-tier").textContent = "Charts unavailable (" + error.message + ").";
+    }
   }
 
   function render(report) {
@@ -176,6 +239,7 @@
       const report = await response.json();
       if (!report.status) throw new Error("HTTP " + response.status);
       render(report);
+      refreshCharts();
       refreshState.textContent = report.performance ? "" : "· session expired: log in again for details";
     } catch (error) {
       refreshState.textContent = "· refresh failed (" + error.message + ")";
@@ -186,5 +250,6 @@
     formatUptime(Number(document.getElementById("uptime").dataset.seconds));
   const updated = document.getElementById("updated");
   updated.textContent = new Date(updated.dateTime).toLocaleTimeString();
+  refreshCharts();
   window.setInterval(refresh, Math.max(1, config.refreshSeconds) * 1000);
 })();

@@ -33,15 +33,25 @@
     next: byId("page-next"),
     pagination: byId("pagination"),
     pageInfo: byId("page-info"),
+    loading: byId("loading"),
+    map: byId("tracker-map"),
+    mapEmpty: byId("map-empty"),
+    detail: byId("tracker-detail"),
+    detailHeading: byId("detail-heading"),
+    detailBody: byId("detail-body"),
+    detailClose: byId("detail-close"),
+    runHint: byId("run-hint"),
   };
 
   const statusLabels = new Map(config.statuses.map((s) => [s.value, s.label]));
   const brandNames = new Map();
-  const state = { brand: "", run: "", status: "", search: "", page: 1, size: config.defaultPageSize, all: false };
+  // brand and run hold several ids (multi-select); the URL writes them as brand=1,2.
+  const state = { brand: [], run: [], status: "", search: "", page: 1, size: config.defaultPageSize, all: false };
   let scope = null;
   let trackersRequest = null; // AbortController of the tracker list request in flight
-  let runsRequest = null; // AbortController of the production-run request in flight
-  let runsLoadedFor = null; // the brand whose runs fill the run select ("" = all runs)
+  let allRuns = null; // every production run of the scope (one cached reference list)
+  let detailRequest = null; // AbortController of the tracker detail request in flight
+  let pending = 0; // requests in flight: the loading bar shows while any is
   let searchTimer = null;
 
   /* ---- URL <-> state ------------------------------------------------------------------- */
@@ -51,8 +61,8 @@
     return Number.isInteger(n) && n > 0 && String(n) === String(value).trim() ? n : fallback;
   }
 
-  function idParam(value) {
-    return value && /^\d+$/.test(value) ? value : "";
+  function idList(value) {
+    return [...new Set((value || "").split(",").map((v) => v.trim()).filter((v) => /^\d+$/.test(v)))];
   }
 
   function readUrl() {
@@ -60,8 +70,8 @@
     const size = positiveInt(params.get("size"), config.defaultPageSize);
     const status = params.get("status") || "";
     return {
-      brand: idParam(params.get("brand")),
-      run: idParam(params.get("run")),
+      brand: idList(params.get("brand")),
+      run: idList(params.get("run")),
       status: statusLabels.has(status) ? status : "",
       search: (params.get("search") || "").trim(),
       page: positiveInt(params.get("page"), 1),
@@ -72,8 +82,8 @@
 
   function urlFor(s) {
     const params = new URLSearchParams();
-    if (s.brand) params.set("brand", s.brand);
-    if (s.run) params.set("run", s.run);
+    if (s.brand.length) params.set("brand", s.brand.join(","));
+    if (s.run.length) params.set("run", s.run.join(","));
     if (s.status) params.set("status", s.status);
     if (s.search) params.set("search", s.search);
     if (s.all) params.set("show", "all");
@@ -92,7 +102,7 @@
   }
 
   function hasFilter() {
-    return Boolean(state.brand || state.run || state.status || state.search);
+    return Boolean(state.brand.length || state.run.length || state.status || state.search);
   }
 
   /* ---- API --------------------------------------------------------------------------- */
@@ -113,7 +123,23 @@
       .join("; ");
   }
 
+  /** Show the loading bar while any request is in flight. */
+  function setPending(delta) {
+    pending += delta;
+    el.loading.hidden = pending === 0;
+    el.root.setAttribute("aria-busy", String(pending > 0));
+  }
+
   async function getJSON(url, signal) {
+    setPending(1);
+    try {
+      return await fetchJSON(url, signal);
+    } finally {
+      setPending(-1);
+    }
+  }
+
+  async function fetchJSON(url, signal) {
     const response = await fetch(url, {
       headers: { Accept: "application/json" },
       credentials: "same-origin",
@@ -208,6 +234,8 @@
     if (trackersRequest) trackersRequest.abort();
     el.results.hidden = true;
     el.empty.hidden = false;
+    map.clear();
+    el.mapEmpty.hidden = false;
     el.emptyText.textContent =
       `Your scope has ${plural(scope.tracker_count, "tracker", "trackers")}. ` +
       "Choose a brand, production run or status to load trackers, or show all of them page by page.";
@@ -217,16 +245,21 @@
 
   /* ---- Reference data: brands and production runs --------------------------------------- */
 
-  function fillSelect(select, items, placeholder, selected, noun) {
-    const options = [make("option", { value: "", text: placeholder })];
-    for (const item of items) options.push(make("option", { value: String(item.id), text: item.name }));
-    if (selected && !items.some((item) => String(item.id) === selected)) {
-      // A link naming an id outside the user's scope (or deleted): keep the filter visible, so
-      // the empty result is explained rather than shown under "All".
-      options.push(make("option", { value: selected, text: `Unavailable ${noun} (#${selected})` }));
+  function fillSelect(select, items, selected, noun) {
+    const options = items.map((item) => make("option", { value: String(item.id), text: item.name }));
+    for (const id of selected) {
+      if (!items.some((item) => String(item.id) === id)) {
+        // A link naming an id outside the user's scope (or deleted): keep the filter visible, so
+        // the empty result is explained rather than shown as "all".
+        options.push(make("option", { value: id, text: `Unavailable ${noun} (#${id})` }));
+      }
     }
     select.replaceChildren(...options);
-    select.value = selected;
+    for (const option of select.options) option.selected = selected.includes(option.value);
+  }
+
+  function selectedIds(select) {
+    return [...select.selectedOptions].map((option) => option.value);
   }
 
   async function loadBrands() {
@@ -234,66 +267,91 @@
       const items = await getJSON(config.api.brands); // a plain list of {id, name, client_id}
       brandNames.clear();
       for (const brand of items) brandNames.set(String(brand.id), brand.name);
-      fillSelect(el.brand, items, "All brands", state.brand, "brand");
+      fillSelect(el.brand, items, state.brand, "brand");
     } catch (error) {
       showError(error, "Could not load brands");
     }
   }
 
+  /** Offer the runs of the chosen brands (every run is one cached reference list, loaded once). */
   async function loadRuns() {
-    const brand = state.brand;
-    if (runsRequest) runsRequest.abort(); // a slow answer for a brand left behind must not land
-    if (!brand && !state.run) {
-      runsLoadedFor = null;
-      fillSelect(el.run, [], "Choose a brand first", "", "run");
+    if (!state.brand.length && !state.run.length) {
+      fillSelect(el.run, [], [], "run");
       el.run.disabled = true;
+      el.runHint.textContent = "(choose a brand first)";
       return;
     }
-    if (runsLoadedFor === brand) {
-      el.run.value = state.run;
-      return;
+    if (allRuns === null) {
+      el.run.disabled = true;
+      try {
+        allRuns = await getJSON(config.api.productionRuns);
+      } catch (error) {
+        showError(error, "Could not load production runs");
+        return;
+      }
     }
-    const request = new AbortController();
-    runsRequest = request;
-    el.run.disabled = true;
-    try {
-      const params = brand ? { brand_id: brand } : {};
-      const items = await getJSON(withQuery(config.api.productionRuns, params), request.signal);
-      fillSelect(el.run, items, "All production runs", state.run, "run");
-      runsLoadedFor = brand;
-      el.run.disabled = false;
-    } catch (error) {
-      if (error.name !== "AbortError") showError(error, "Could not load production runs");
-    } finally {
-      if (runsRequest === request) runsRequest = null;
-    }
+    const runs = state.brand.length ? allRuns.filter((run) => state.brand.includes(String(run.brand_id))) : allRuns;
+    fillSelect(el.run, runs, state.run, "run");
+    el.run.disabled = false;
+    el.runHint.textContent = "(none chosen: all)";
   }
 
   /* ---- Statistics ---------------------------------------------------------------------- */
 
-  function statItem(label, value, modifier) {
-    return make("li", { class: `stat${modifier ? " stat-" + modifier : ""}` }, [
+  /** A statistic card; a status card is a toggle button that filters the list by that status. */
+  function statItem(label, value, modifier, status) {
+    const content = [
       make("span", { class: "stat-value", text: formatCount(value) }),
       make("span", { class: "stat-label", text: label }),
-    ]);
+    ];
+    const classes = `stat${modifier ? " stat-" + modifier : ""}`;
+    if (status === undefined) return make("li", {}, [make("div", { class: classes }, content)]);
+    const pressed = state.status === status && status !== "";
+    const attrs = { type: "button", class: `${classes} stat-button`, "aria-pressed": String(pressed), "data-status": status };
+    const button = make("button", attrs, content);
+    button.title = status ? `Show only "${label}" trackers` : "Show every status";
+    button.addEventListener("click", () => change({ status: state.status === status ? "" : status }));
+    return make("li", {}, [button]);
   }
 
+  function filterParams() {
+    const params = {};
+    if (state.brand.length) params.brand_ids = state.brand.join(",");
+    if (state.run.length) params.production_run_ids = state.run.join(",");
+    if (state.search) params.search = state.search;
+    return params;
+  }
+
+  let statsRequest = null;
+
+  /** Load the statistics of the trackers matching the brand, run and search filters. */
   async function loadStats() {
+    const key = new URLSearchParams(filterParams()).toString();
+    if (key === el.stats.dataset.filters && !statsRequest) return; // a page change: same counts
+    if (statsRequest) statsRequest.abort();
+    const request = new AbortController();
+    statsRequest = request;
+    el.stats.setAttribute("aria-busy", "true");
     try {
-      const stats = await getJSON(config.api.stats);
+      const stats = await getJSON(withQuery(config.api.stats, filterParams()), request.signal);
       // {"total", "by_status": {status: count}, "no_report_24h", "stale_after_hours", ...}
       const byStatus = stats.by_status || {};
-      const items = [statItem("Trackers", stats.total, "total")];
-      for (const { value, label } of config.statuses) items.push(statItem(label, byStatus[value] || 0, value));
+      const items = [statItem("Trackers", stats.total, "total", "")];
+      for (const { value, label } of config.statuses) items.push(statItem(label, byStatus[value] || 0, value, value));
       if (stats.no_report_24h !== undefined) {
         const hours = stats.stale_after_hours ?? config.staleAfterHours;
         items.push(statItem(`No report in ${hours} h`, stats.no_report_24h, "stale"));
       }
       el.stats.replaceChildren(...items);
+      el.stats.dataset.filters = key;
     } catch (error) {
+      if (error.name === "AbortError") return;
       el.stats.replaceChildren(make("li", { class: "stat stat-placeholder", text: `Statistics unavailable: ${error.message}` }));
     } finally {
-      el.stats.setAttribute("aria-busy", "false");
+      if (statsRequest === request) {
+        statsRequest = null;
+        el.stats.setAttribute("aria-busy", "false");
+      }
     }
   }
 
@@ -308,8 +366,8 @@
       page: String(state.page),
       size: String(state.size),
     });
-    if (state.brand) params.set("brand_ids", state.brand);
-    if (state.run) params.set("production_run_ids", state.run);
+    if (state.brand.length) params.set("brand_ids", state.brand.join(","));
+    if (state.run.length) params.set("production_run_ids", state.run.join(","));
     if (state.status) params.set("status", state.status);
     if (state.search) params.set("search", state.search);
     return withQuery(config.api.trackers, params);
@@ -320,15 +378,17 @@
   }
 
   function lastReportCell(value) {
-    if (!value) return make("td", { class: "muted", text: "Never" });
+    if (!value) return make("td", { class: "muted", "data-label": "Last report", text: "Never" });
     const date = new Date(value);
-    return make("td", {}, [make("time", { datetime: value, title: dateFormat.format(date), text: relativeTime(date) })]);
+    return make("td", { "data-label": "Last report" }, [
+      make("time", { datetime: value, title: dateFormat.format(date), text: relativeTime(date) }),
+    ]);
   }
 
   function locationCell(location) {
-    if (!location) return make("td", { class: "muted", text: "No location yet" });
+    if (!location) return make("td", { class: "muted", "data-label": "Location", text: "No location yet" });
     const coords = `${Number(location.latitude).toFixed(4)}, ${Number(location.longitude).toFixed(4)}`;
-    return make("td", { class: "location" }, [
+    return make("td", { class: "location", "data-label": "Location" }, [
       make("span", { class: "city", text: location.nearest_city || "Unknown place" }),
       make("span", { class: "coords", title: "Latitude, longitude", text: coords }),
     ]);
@@ -336,18 +396,29 @@
 
   function trackerRow(tracker) {
     const brandId = tracker.brand_id == null ? "" : String(tracker.brand_id);
+    const open = make("button", { type: "button", class: "serial-link", "aria-label": `Open tracker ${tracker.serial}` }, [
+      make("code", { text: tracker.serial }),
+    ]);
+    open.addEventListener("click", () => openDetail(tracker.id, open));
     return make("tr", { "data-tracker-id": String(tracker.id) }, [
-      make("td", { class: "serial" }, [make("code", { text: tracker.serial })]),
-      make("td", { text: tracker.name }),
-      make("td", { text: brandNames.get(brandId) || (brandId ? `Brand ${brandId}` : "—") }),
-      make("td", {}, [statusBadge(tracker.current_status)]),
+      make("td", { class: "serial", "data-label": "Serial" }, [open]),
+      make("td", { class: "name", "data-label": "Name", text: tracker.name }),
+      make("td", { "data-label": "Brand", text: brandNames.get(brandId) || (brandId ? `Brand ${brandId}` : "—") }),
+      make("td", { "data-label": "Status" }, [statusBadge(tracker.current_status)]),
       lastReportCell(tracker.last_report_received),
       locationCell(tracker.latest_location),
     ]);
   }
 
+  function describe(tracker) {
+    const when = tracker.last_report_received ? relativeTime(new Date(tracker.last_report_received)) : "never";
+    return `${tracker.serial}: ${statusLabels.get(tracker.current_status) || tracker.current_status}, last report ${when}`;
+  }
+
   function renderTrackers(data) {
     el.body.replaceChildren(...data.items.map(trackerRow));
+    el.mapEmpty.hidden = true;
+    map.showTrackers(data.items);
     el.noResults.hidden = data.items.length > 0;
     const first = data.total ? (data.page - 1) * data.size + 1 : 0;
     const last = (data.page - 1) * data.size + data.items.length;
@@ -397,6 +468,7 @@
   /** Show what the current state asks for: the lazy empty state or the tracker list. */
   function refresh() {
     if (!scope) return;
+    loadStats();
     if (scope.lazy_mode && !hasFilter() && !state.all) showEmptyState();
     else loadTrackers();
   }
@@ -406,13 +478,17 @@
   function syncControls() {
     if (brandNames.size) {
       const brands = [...brandNames].map(([id, name]) => ({ id, name }));
-      fillSelect(el.brand, brands, "All brands", state.brand, "brand"); // drops a stale "Unavailable"
+      fillSelect(el.brand, brands, state.brand, "brand"); // drops a stale "Unavailable"
     } else {
-      el.brand.value = state.brand;
+      for (const option of el.brand.options) option.selected = state.brand.includes(option.value);
     }
+    if (!el.run.disabled) for (const option of el.run.options) option.selected = state.run.includes(option.value);
     el.status.value = state.status;
     if (document.activeElement !== el.search) el.search.value = state.search;
     el.pageSize.value = String(state.size);
+    for (const card of el.stats.querySelectorAll(".stat-button")) {
+      card.setAttribute("aria-pressed", String(Boolean(state.status) && card.dataset.status === state.status));
+    }
     el.reset.disabled = !hasFilter() && !state.all;
   }
 
@@ -431,10 +507,12 @@
   }
 
   el.brand.addEventListener("change", () => {
-    change({ brand: el.brand.value, run: "" });
+    const brand = selectedIds(el.brand);
+    const runs = allRuns ? allRuns.filter((r) => brand.includes(String(r.brand_id))).map((r) => String(r.id)) : [];
+    change({ brand, run: state.run.filter((id) => runs.includes(id)) }); // keep runs of brands still chosen
     loadRuns();
   });
-  el.run.addEventListener("change", () => change({ run: el.run.value }));
+  el.run.addEventListener("change", () => change({ run: selectedIds(el.run) }));
   el.status.addEventListener("change", () => change({ status: el.status.value }));
   el.search.addEventListener("input", () => {
     window.clearTimeout(searchTimer);
@@ -446,7 +524,7 @@
   });
   el.reset.addEventListener("click", () => {
     el.search.value = "";
-    change({ brand: "", run: "", status: "", search: "", all: false });
+    change({ brand: [], run: [], status: "", search: "", all: false });
     loadRuns();
   });
   el.showAll.addEventListener("click", () => change({ all: true }));
@@ -463,6 +541,77 @@
     refresh();
   });
 
+  /* ---- Map and tracker detail ---------------------------------------------------------- */
+
+  const map = window.TrackerMap.create(el.map, config.mapOutline, { onSelect: (id) => openDetail(id), describe });
+  let detailOpener = null; // the control that opened the detail gets the focus back on close
+
+  function detailRow(label, value) {
+    return [make("dt", { text: label }), make("dd", {}, [value])];
+  }
+
+  function renderDetail(tracker) {
+    el.detailHeading.textContent = `Tracker ${tracker.serial}`;
+    const where = tracker.latest_location;
+    const list = make("dl", { class: "detail-facts" }, [
+      ...detailRow("Name", tracker.name),
+      ...detailRow("Brand", tracker.brand_name),
+      ...detailRow("Production run", tracker.production_run_name),
+      ...detailRow("Status", statusBadge(tracker.current_status)),
+      ...detailRow("Last report", tracker.last_report_received ? dateFormat.format(new Date(tracker.last_report_received)) : "Never"),
+      ...detailRow(
+        "Latest location",
+        where ? `${where.nearest_city || "Unknown place"} (${Number(where.latitude).toFixed(4)}, ${Number(where.longitude).toFixed(4)})` : "No location yet",
+      ),
+    ]);
+    const history = make(
+      "ol",
+      { class: "detail-history" },
+      tracker.trail.map((p) =>
+        make("li", {}, [
+          make("time", { datetime: p.timestamp, text: dateFormat.format(new Date(p.timestamp)) }),
+          make("span", { text: ` ${p.nearest_city || "Unknown place"}` }),
+        ]),
+      ),
+    );
+    const heading = make("h3", { text: `Recent reports (${tracker.trail.length}, newest first; the trail on the map)` });
+    el.detailBody.replaceChildren(list, heading, tracker.trail.length ? history : make("p", { class: "muted", text: "No reports yet." }));
+  }
+
+  async function openDetail(id, opener) {
+    if (detailRequest) detailRequest.abort();
+    const request = new AbortController();
+    detailRequest = request;
+    detailOpener = opener || document.activeElement;
+    el.detail.hidden = false;
+    el.detail.dataset.trackerId = String(id);
+    el.detailHeading.textContent = "Tracker";
+    el.detailBody.replaceChildren(make("p", { class: "muted", text: "Loading the tracker…" }));
+    el.detail.focus();
+    try {
+      const tracker = await getJSON(config.api.trackerDetail.replace("{id}", String(id)), request.signal);
+      renderDetail(tracker);
+      map.showTrail(tracker);
+      announce(`Tracker ${tracker.serial} opened.`);
+    } catch (error) {
+      if (error.name === "AbortError") return;
+      el.detailBody.replaceChildren(make("p", { class: "alert", text: `Could not load the tracker: ${error.message}` }));
+    } finally {
+      if (detailRequest === request) detailRequest = null;
+    }
+  }
+
+  function closeDetail() {
+    el.detail.hidden = true;
+    map.showTrail(null);
+    if (detailOpener && document.contains(detailOpener)) detailOpener.focus();
+  }
+
+  el.detailClose.addEventListener("click", closeDetail);
+  el.detail.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") closeDetail();
+  });
+
   /* ---- Start --------------------------------------------------------------------------- */
 
   function renderScopeSummary() {
@@ -477,7 +626,6 @@
   async function start() {
     Object.assign(state, readUrl());
     syncControls();
-    loadStats();
     const brandsLoaded = loadBrands();
     loadRuns();
     try {

@@ -2,15 +2,14 @@
 
 import os
 import random
-import secrets
-import sys
 import time
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from cachecore.api import StepProgress
 from contentplanning import demo_data as content_demo
+from demo.admin_login import admin_set_password
 from trackers import demo_data as tracker_demo
 
 ALREADY_SEEDED = (
@@ -47,6 +46,7 @@ class Command(BaseCommand):
             raise CommandError(ALREADY_SEEDED)
 
         rng = random.Random(opts["seed"])
+        self._bars, self._step = StepProgress(self.stdout), None
         started = time.monotonic()
         if opts["reset"]:
             with transaction.atomic():
@@ -69,25 +69,18 @@ class Command(BaseCommand):
             tracker_demo.seed_memberships(users, ref["clients"])
             self.stdout.write(f"Users: {len(users)} demo users with onboarding, strategies, calendars, performance")
             password, generated = self._admin(opts)
+        self._bars.finish()
         self._after_seed()
         elapsed = time.monotonic() - started
         self.stdout.write(self.style.SUCCESS(f"Seeded in {elapsed:.1f} s."))
         shown = password if generated or opts["admin_password"] else "(from $DEMO_ADMIN_PASSWORD)"
         self.stdout.write(self.style.WARNING(f"Admin login: {opts['admin_username']} / {shown}"))
         if generated:
-            self.stdout.write("This password is printed only once; change it with `manage.py changepassword`.")
+            self.stdout.write("Forgot it? `.venv/bin/python manage.py reset_admin_password` prints a new one.")
 
     def _admin(self, opts):
         password = opts["admin_password"] or os.environ.get("DEMO_ADMIN_PASSWORD")
-        generated = not password
-        if generated:
-            password = secrets.token_urlsafe(12)
-        User = get_user_model()
-        user, _ = User.objects.get_or_create(username=opts["admin_username"])
-        user.is_staff = user.is_superuser = True
-        user.set_password(password)
-        user.save()
-        return password, generated
+        return admin_set_password(username=opts["admin_username"], password=password)
 
     def _after_seed(self):
         """Drop every cached value derived from the tables just rewritten (bulk writes send no signals)."""
@@ -98,11 +91,7 @@ class Command(BaseCommand):
         invalidate_all(source="seed_demo_data")
 
     def _progress(self, label: str, done: int, total: int):
-        width = 30
-        filled = int(width * done / total) if total else width
-        bar = "#" * filled + "-" * (width - filled)
-        end = "\n" if done >= total else ""
-        stream = self.stdout
-        if sys.stdout.isatty() or done >= total:
-            stream.write(f"\r{label:>17} [{bar}] {done}/{total}", ending=end)
-            stream.flush()
+        if label != self._step:
+            self._step = label
+            self._bars.start(label, total)
+        self._bars.update(done, total)

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from contentplanning.models import CalendarEntry, ContentPerformance, ContentStrategy, OnboardingProfile
-from trackers.management.commands.seed_demo_data import ALREADY_SEEDED
+from demo.management.commands.seed_demo_data import ALREADY_SEEDED
 from trackers.models import Brand, Client, ClientMembership, LocationHistory, Tracker
 
 pytestmark = pytest.mark.django_db
@@ -107,3 +107,39 @@ def test_password_from_environment_is_not_echoed(monkeypatch):
 def test_negative_counts_are_refused():
     with pytest.raises(CommandError, match="--trackers must be 0 or more"):
         seed(trackers=-1)
+
+
+def test_reset_admin_password_prints_a_new_working_password():
+    seed()
+    out = StringIO()
+    call_command("reset_admin_password", stdout=out)
+    password = next(line for line in out.getvalue().splitlines() if line.startswith("Admin login:")).split(" / ")[1]
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.check_password(password) and not admin.check_password("pw-seed-test-1")
+    assert password != "pw-seed-test-1" and len(password) >= 12
+
+
+def test_reset_admin_password_creates_a_missing_staff_user_with_the_given_password():
+    call_command("reset_admin_password", "--username", "ops", "--password", "pw-chosen-1", stdout=StringIO())
+    ops = get_user_model().objects.get(username="ops")
+    assert ops.is_staff and ops.is_superuser and ops.check_password("pw-chosen-1")
+
+
+def test_the_domain_apps_do_not_import_each_other():
+    # seed_demo_data seeds both domains, so it lives in the demo app: trackers must not import
+    # contentplanning (nor the reverse), outside their tests.
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    for app, other in (("trackers", "contentplanning"), ("contentplanning", "trackers")):
+        for path in (root / app).rglob("*.py"):
+            if "tests" in path.parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module]
+                assert not [n for n in names if n.split(".")[0] == other], f"{path} imports {other}"

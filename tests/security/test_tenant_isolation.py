@@ -62,6 +62,7 @@ REQUESTS = st.one_of(
     st.tuples(st.just("production-runs"), st.fixed_dictionaries({}, optional={"brand_id": ids.map(str)})),
     st.tuples(st.just("trackers"), TRACKER_PARAMS),
     st.tuples(st.just("tracker-stats"), st.just({})),
+    st.tuples(st.just("tracker-detail"), st.fixed_dictionaries({"id": ids})),
     st.tuples(st.just("me-scope"), st.just({})),
     st.tuples(
         st.just("user-data"),
@@ -86,6 +87,7 @@ URLS = {
     "trackers": "/api/trackers/",
     "tracker-stats": "/api/trackers/stats/",
     "me-scope": "/api/me/scope/",
+    "tracker-detail": "/api/trackers/{id}/",
     "user-data": "/api/content-planning/calendar-generation/comprehensive-user-data/",
 }
 
@@ -154,7 +156,10 @@ class Tenants:
         user = self.users[u]
         api = APIClient()
         api.force_authenticate(user)
-        if name == "user-data":
+        if name == "tracker-detail":
+            response = api.get(URLS[name].format(id=params["id"]))
+            self.check_tracker_detail(self.scope(user), response, params["id"])
+        elif name == "user-data":
             target = self.users[params["user"]]
             query = {"user_id": target.pk, **{k: v for k, v in params.items() if k != "user"}}
             response = api.get(URLS[name], query)
@@ -187,8 +192,16 @@ class Tenants:
         assert_within(scope, set(actual.values()), "trackers")
         for item in items:
             assert item["client_id"] == actual[item["id"]], item
-        if not (params.get("lazy_load") == "true" and set(params) <= {"lazy_load", "page", "size"}):
+        filtered = any(params.get(name) for name in ("brand_ids", "production_run_ids", "status", "search"))
+        if params.get("lazy_load") != "true" or filtered:  # lazy with no filter: the empty page
             assert body["total"] == matching_total(scope, params), (body["total"], params)
+
+    def check_tracker_detail(self, scope, response, tracker_id):
+        client_id = (
+            Tracker.objects.filter(pk=tracker_id).values_list("production_run__brand__client_id", flat=True).first()
+        )
+        visible = client_id is not None and (scope is None or client_id in scope)
+        assert response.status_code == (200 if visible else 404), (tracker_id, client_id, scope, response.content)
 
     def check_tracker_stats(self, scope, body, params):
         assert_within(scope, brand_clients(b["brand_id"] for b in body["by_brand"]), "stats brands")

@@ -4,6 +4,7 @@ Unset ``DATABASE_URL`` / ``REDIS_URL`` give the embedded default (SQLite file, l
 cache) that runs anywhere; see the configuration table in README.md.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -38,6 +39,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI served from our static files (pinned), never a CDN
     "cachalot",
     "django_prometheus",
+    "axes",
     "cachecore",
     "accounts",
     "trackers",
@@ -50,6 +52,7 @@ MIDDLEWARE = [
     "config.middleware.RejectMalformedContentLength",
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.PrivateResponses",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -57,6 +60,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: it turns a locked-out login into the 429 answer
 ]
 if not env_bool("PROMETHEUS_MIDDLEWARE", True):
     MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("django_prometheus.")]
@@ -225,6 +229,9 @@ MONITORING_TOKEN = env_str("MONITORING_TOKEN")
 MONITORING_SLOW_MS = env_float("MONITORING_SLOW_MS", 100.0)
 MONITORING_CRITICAL_MS = env_float("MONITORING_CRITICAL_MS", 500.0)
 HEALTH_THROTTLE_RATE = env_str("HEALTH_THROTTLE_RATE", "120/min")
+# Where abuse is cheap (docs/security.md): DRF scoped throttles, per user (per address when anonymous).
+INGEST_THROTTLE_RATE = env_str("INGEST_THROTTLE_RATE", "120/min")
+CACHE_MANAGEMENT_THROTTLE_RATE = env_str("CACHE_MANAGEMENT_THROTTLE_RATE", "30/min")
 METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", ["127.0.0.1", "::1"])
 METRICS_PORT = env_int("METRICS_PORT", 0)  # a long-running command's own /metrics (0: off)
 METRICS_ADDR = env_str("METRICS_ADDR", "127.0.0.1")
@@ -264,8 +271,15 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {"health": HEALTH_THROTTLE_RATE},
+    "DEFAULT_THROTTLE_RATES": {
+        "health": HEALTH_THROTTLE_RATE,
+        "ingest": INGEST_THROTTLE_RATE,
+        "cache_management": CACHE_MANAGEMENT_THROTTLE_RATE,
+    },
     "EXCEPTION_HANDLER": "config.exceptions.exception_handler",
+    # Throttles key anonymous callers by address: X-Forwarded-For is trusted only from NUM_PROXIES
+    # proxies (0: never), so a client cannot pick a new identity per request.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Cachewarden API",
@@ -291,10 +305,23 @@ AUTH_PASSWORD_VALIDATORS = [
 # authenticated request runs no SQL, and logout, deactivation, password or membership changes
 # still hold on the next request in every process (docs/accounts.md).
 SESSION_ENGINE = "accounts.sessions"
-AUTHENTICATION_BACKENDS = ["accounts.backends.CachedModelBackend"]
 # Their managers are Django's: a queryset update() of these tables records no invalidation (the
 # cached entries then heal within their TTL; docs/accounts.md), so check cachecore.W003 skips them.
 CACHECORE_UNRECORDED_BULK_WRITES = ("auth.User", "sessions.Session")
+# Login lockout (django-axes): LOGIN_FAILURE_LIMIT failed logins of one username from one address
+# lock that pair out for LOGIN_COOLOFF_SECONDS; the site and admin login forms then answer 429
+# with Retry-After (config/lockout.py). A successful login resets the count. Then the cached
+# model backend (accounts/) authenticates.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "accounts.backends.CachedModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(seconds=env_int("LOGIN_COOLOFF_SECONDS", 900))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_CALLABLE = "config.lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
 LOGIN_URL = "login"  # the site login (trackers/page_urls.py); the admin login admits staff only
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

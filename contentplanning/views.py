@@ -9,6 +9,7 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.throttling import ScopedThrottle
 from contentplanning import params as qp
 from contentplanning import selectors, services, workflows
 from contentplanning.access import UNKNOWN_USER, resolve_subject
@@ -113,11 +114,17 @@ class FrameworkApi(SubjectApi):
         return success(data, info, f"12-step framework for user {user.pk}")
 
 
-@extend_schema(responses=OpenApiTypes.OBJECT)
-class CacheStatsApi(StrictQueryApi):
-    """Staff: entries of the comprehensive-user-data cache table and hit rates per tier."""
+class CacheManagementApi(StrictQueryApi):
+    """Base of the staff-only cache endpoints: throttled (CACHE_MANAGEMENT_THROTTLE_RATE per user)."""
 
     permission_classes = [IsAdminUser]
+    throttle_classes = [ScopedThrottle]
+    throttle_scope = "cache_management"
+
+
+@extend_schema(responses=OpenApiTypes.OBJECT)
+class CacheStatsApi(CacheManagementApi):
+    """Staff: entries of the comprehensive-user-data cache table and hit rates per tier."""
 
     def get(self, request):
         return Response(selectors.user_data_cache_stats(now=timezone.now()))
@@ -130,12 +137,10 @@ class CacheStatsApi(StrictQueryApi):
     ],
     responses=OpenApiTypes.OBJECT,
 )
-class CacheInvalidateApi(StrictQueryApi):
+class CacheInvalidateApi(CacheManagementApi):
     """Staff: retire every cached entry of one user now."""
 
     query_params_allowed = ("strategy_id",)
-
-    permission_classes = [IsAdminUser]
 
     def delete(self, request, user_id):
         user_id = qp.positive_int(user_id, "user_id")
@@ -159,10 +164,8 @@ class CleanupOutputSerializer(drf_serializers.Serializer):
 
 
 @extend_schema(request=None, responses=CleanupOutputSerializer)
-class CacheCleanupApi(StrictQueryApi):
+class CacheCleanupApi(CacheManagementApi):
     """Staff: delete the expired rows of the comprehensive-user-data cache table."""
-
-    permission_classes = [IsAdminUser]
 
     def post(self, request):
         removed = services.user_data_cleanup(now=timezone.now())

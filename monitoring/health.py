@@ -13,7 +13,9 @@ import time
 from datetime import UTC, datetime
 
 from monitoring import dependencies, deployment
+from monitoring.fingerprint import group
 from monitoring.health_seed import seed_cache_fields
+from monitoring.performance import SQL
 
 logger = logging.getLogger("monitoring")
 
@@ -145,8 +147,22 @@ def _namespace_report(data: dict) -> dict:
     }
 
 
-def build_health(*, detailed: bool) -> tuple[int, dict]:
-    """Return the HTTP status and body of the health report."""
+def without_sql_text(performance: dict) -> dict:
+    """Return ``performance`` with each SQL fingerprint replaced by its group (``select trackers_tracker``).
+
+    The token holder (a scraper) gets the same coarse labels as /metrics; only staff see SQL text.
+    """
+    redacted = dict(performance)
+    for key in ("topSlowest", "regressions"):
+        redacted[key] = [
+            {**entry, "name": group(entry["name"])} if entry.get("kind") == SQL else entry
+            for entry in performance.get(key, [])
+        ]
+    return redacted
+
+
+def build_health(*, detailed: bool, show_sql: bool = True) -> tuple[int, dict]:
+    """Return the HTTP status and body of the health report (SQL text only with ``show_sql``)."""
     deps = {"database": dependencies.check_database(), "redis": dependencies.check_redis()}
     status = overall_status(deps)
     body = {
@@ -156,7 +172,8 @@ def build_health(*, detailed: bool) -> tuple[int, dict]:
     }
     if detailed:
         performance, origin = deployment.performance()  # every process's timings (shared store)
-        body["performance"] = performance.report(top=TOP_SLOWEST)
+        report = performance.report(top=TOP_SLOWEST)
+        body["performance"] = report if show_sql else without_sql_text(report)
         body["cache"] = cache_report()
         body["consistency"] = consistency_report()
         body["dependencies"] = deps

@@ -42,7 +42,8 @@ class HealthApi(APIView):
         summary="Service health",
         description=(
             "Anyone: status (ok | degraded | down), timestamp, uptime. Staff or "
-            "`Authorization: Bearer $MONITORING_TOKEN`: also performance, cache and dependencies. "
+            "`Authorization: Bearer $MONITORING_TOKEN`: also performance, cache and dependencies "
+            "(the token gets SQL statements as their group, `select <table>`; staff get the fingerprints). "
             "200 when ok or degraded (Redis down), 503 when the database is down. Rate-limited."
         ),
         responses={
@@ -57,8 +58,8 @@ class HealthApi(APIView):
         token = access.bearer_token(request)
         if token is not None and not access.token_is_valid(token):
             return Response({"detail": INVALID_TOKEN_MESSAGE}, status=401, headers={"WWW-Authenticate": "Bearer"})
-        detailed = token is not None or access.is_staff(request.user)
-        status, body = build_health(detailed=detailed)
+        staff = access.is_staff(request.user)
+        status, body = build_health(detailed=token is not None or staff, show_sql=staff)
         return Response(body, status=status, headers={"Cache-Control": "no-store"})
 
 

@@ -28,6 +28,8 @@ NOT_AN_ID = "{value!r} is not a positive integer id."
 TOO_MANY_IDS = "at most {max} ids are allowed."
 SIZE_TOO_LARGE = "Ensure this value is less than or equal to {max} (TRACKERS_MAX_PAGE_SIZE)."
 UNKNOWN_STATUS = "{value!r} is not a status; choose from {choices}."
+# A proxy or a WAF may read the first of two values where Django reads the last: refuse to guess.
+CONFLICTING_VALUES = "given more than once with different values; give it once."
 
 
 # Documented as a string: OpenAPI cannot say "comma-separated and/or repeated" of one parameter.
@@ -93,8 +95,18 @@ class QueryParamsSerializer(serializers.Serializer):
         if unknown:
             message = UNKNOWN_PARAMETER.format(allowed=", ".join(sorted(self.fields)) or "none")
             raise serializers.ValidationError({name: [message] for name in unknown})
+        conflicting = [name for name in sorted(allowed) if _conflicting(self.initial_data, name, self.fields.get(name))]
+        if conflicting:
+            raise serializers.ValidationError({name: [CONFLICTING_VALUES] for name in conflicting})
         self.is_valid(raise_exception=True)
         return self.validated_data
+
+
+def _conflicting(query, name: str, field) -> bool:
+    # List parameters may repeat (brand_ids=1&brand_ids=2); a scalar may repeat only its value.
+    if isinstance(field, MultiValueField) or not hasattr(query, "getlist"):
+        return False
+    return len(set(query.getlist(name))) > 1
 
 
 class NoParamsSerializer(QueryParamsSerializer):

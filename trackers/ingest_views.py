@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.parsers import JSONParser
+from config.throttling import ScopedThrottle
 from trackers import ingest_serializers as io
 from trackers.ingest import BatchTooLarge, IngestRejected, ingest_location_reports
 from trackers.scope import user_writable_client_ids
@@ -26,6 +27,8 @@ class LocationReportIngestApi(APIView):
     authentication_classes = [TokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated]
     parser_classes = [JSONParser]  # a batch is JSON; a form post gets 415
+    throttle_classes = [ScopedThrottle]  # INGEST_THROTTLE_RATE per user; 429 with Retry-After
+    throttle_scope = "ingest"
 
     @extend_schema(
         tags=["trackers"],
@@ -44,6 +47,7 @@ class LocationReportIngestApi(APIView):
             401: OpenApiResponse(description="Not authenticated (WWW-Authenticate: Token)."),
             403: OpenApiResponse(description="The caller has no operator or admin membership."),
             413: OpenApiResponse(description="Too many reports in one request."),
+            429: OpenApiResponse(description="More than INGEST_THROTTLE_RATE requests (Retry-After says when)."),
         },
     )
     def post(self, request):

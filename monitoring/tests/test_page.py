@@ -52,6 +52,7 @@ class TestInBrowser:
     def test_staff_page_renders_and_refreshes_from_the_health_api(
         self, page, login, screenshot, settings, fresh_tracker
     ):
+        # fresh_tracker: SQL timed by earlier tests of the run (under load) can show as regressions too.
         settings.MONITORING_PAGE_REFRESH_SECONDS = 1
         tracker.reset()  # earlier tests' statements must not add regressions of their own
         tracker.record("report.build", 250.0, OPERATION)

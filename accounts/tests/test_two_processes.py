@@ -68,7 +68,7 @@ def world():
 
 def login(user) -> tuple[Client, str]:
     client = Client()
-    assert client.login(username=user.username, password=TEST_PASSWORD)
+    client.force_login(user)  # django-axes refuses authenticate() without a request
     return client, client.cookies["sessionid"].value
 
 

@@ -19,7 +19,7 @@ def world(db):
 
 def logged_in(user) -> Client:
     client = Client()
-    assert client.login(username=user.username, password=TEST_PASSWORD)
+    client.force_login(user)  # django-axes refuses authenticate() without a request
     return client
 
 

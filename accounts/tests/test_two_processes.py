@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
 
-from tests.factories import TEST_PASSWORD, make_dataset, make_user
+from tests.factories import make_dataset, make_user
 from trackers.models import ClientMembership
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from tests.factories import TEST_PASSWORD, make_dataset, make_user
+from tests.factories import make_dataset, make_user
 from tests.helpers import QueryCounter
 from trackers.models import ClientMembership
 

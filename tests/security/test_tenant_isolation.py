@@ -36,7 +36,7 @@ EXAMPLES = int(os.environ.get("TENANT_EXAMPLES", "40"))
 USERS = 5  # users[4] is staff
 CLIENTS = 3
 STATUSES = list(TrackerStatus.values)
-RUN = {"sequences": 0, "steps": 0, "responses": 0}  # reported by the closing note's command
+RUN = {"sequences": 0, "steps": 0, "responses": 0, "revalidations": 0}  # reported by the closing note's command
 
 ids = st.integers(min_value=1, max_value=40)
 user_index = st.integers(min_value=0, max_value=USERS - 1)
@@ -101,6 +101,9 @@ class Tenants:
         self.users = [make_content_user(f"tenant-user-{n}") for n in range(USERS - 1)]
         self.users.append(make_user("tenant-staff", staff=True))
         self.serial = 0
+        # The last ETag any user was given per (endpoint, parameters): every list request
+        # revalidates with it, so a 304 is tried across users, scopes, writes and cold caches.
+        self.etags: dict = {}
         flush_pending()
 
     def scope(self, user) -> set[int] | None:
@@ -165,9 +168,20 @@ class Tenants:
             response = api.get(URLS[name], query)
             self.check_user_data(user, target, response)
         else:
-            response = api.get(URLS[name], params)
-            assert response.status_code in (200, 400), response.content
+            key = (name, tuple(sorted(params.items())))
+            sent = self.etags.get(key)
+            response = api.get(URLS[name], params, **({"HTTP_IF_NONE_MATCH": sent} if sent else {}))
+            assert response.status_code in (200, 304, 400), response.content
+            if response.status_code == 304:
+                # Only for exactly the bytes this caller would be given now: never across scopes.
+                RUN["revalidations"] += 1
+                response = api.get(URLS[name], params)
+                assert response.status_code == 200 and response.get("ETag") == sent, (
+                    f"304 for {name} {params}: the caller's own answer has ETag {response.get('ETag')}, not {sent}"
+                )
             if response.status_code == 200:
+                if response.get("ETag"):
+                    self.etags[key] = response["ETag"]
                 getattr(self, "check_" + name.replace("-", "_"))(self.scope(user), response.json(), params)
         RUN["responses"] += 1
 

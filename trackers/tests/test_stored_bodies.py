@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from tests.factories import TEST_PASSWORD, make_dataset, make_user
+from tests.factories import make_dataset, make_user
 from trackers import stored
 
 pytestmark = pytest.mark.django_db

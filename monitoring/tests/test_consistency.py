@@ -62,7 +62,7 @@ def test_staff_health_has_the_consistency_section(client, one_inconsistent_read)
     assert set(section["queue"]) == {"length", "capacity"}
     row = section["namespaces"][NS]
     assert (row["verified"], row["inconsistent"], row["rate"], row["sampleRate"]) == (1, 1, 1.0, 1)
-    assert row["allowedStaleness"] == 2.5  # debounce 0 + max wait 1 + relay poll 1 + coherence check 0.5
+    assert row["allowedStaleness"] == 4.5  # debounce 0 + max wait 1 + relay poll 1 + lease 2 + coherence check 0.5
     client.logout()
     assert "consistency" not in client.get("/api/health").json()  # not in the public view
 
@@ -87,7 +87,7 @@ def test_the_page_refreshes_the_consistency_table(page, login, screenshot, setti
     page.wait_for_function("Number(document.getElementById('monitoring').dataset.refreshed || 0) >= 1")
     row = page.locator("#consistency-namespaces tbody tr", has_text=NS)
     assert row.get_attribute("class") == "alert"
-    assert row.locator("td").all_inner_texts() == [NS, "1", "1", "1", "1", "0", "2.5"]
+    assert row.locator("td").all_inner_texts() == [NS, "1", "1", "1", "1", "0", "4.5"]
     assert re.fullmatch(r"verifier queue \d+ of \d+", page.locator("#consistency-queue").inner_text())
     for width in (1280, 390):
         page.set_viewport_size({"width": width, "height": 900})

@@ -349,10 +349,10 @@ def subscriber() -> Subscriber | None:
 
 def is_coherent() -> bool:
     """Return whether L1 may be trusted across processes (single process, or subscribed and checked)."""
-    if redis_client() is None:
-        return True
     sub = subscriber()
-    return sub is not None and sub.is_current()
+    if sub is not None:  # only started when L2 is Redis: no settings lookup on the fill path
+        return sub.is_current()
+    return redis_client() is None
 
 
 def info() -> dict:

@@ -19,7 +19,7 @@ old durable token valid), which a relay holding its row locks in an open transac
 connection cannot do.
 
 ``RelayThread`` runs passes in the background of every process that uses the cache; the
-``cache_relay`` command runs the same loop in the foreground.
+``cache_relay`` command starts the same thread and waits for its deadline or a signal.
 """
 
 import logging
@@ -28,7 +28,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import close_old_connections, connections
@@ -69,7 +69,6 @@ class RelayStats:
     deleted: int = 0
     errors: int = 0
     last_pass: float | None = None
-    by_source: dict = field(default_factory=dict)
 
 
 class Relay:
@@ -276,30 +275,9 @@ class RelayThread:
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def run(self, *, max_seconds: float | None = None) -> RelayStats:
-        """Run the loop in the calling thread (the ``cache_relay`` command)."""
-        deadline = None if max_seconds is None else time.monotonic() + max_seconds
-        if self._listen:
-            self._start_listener()
-        try:
-            self._loop(deadline)
-        finally:
-            if self._listener is not None:
-                self._listener.stop()
-        return self.relay.stats
-
     def _run(self) -> None:
-        self._loop(None)
-
-    def _loop(self, deadline: float | None) -> None:
         while not self._stop.is_set():
-            wait = self.step()
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                wait = min(wait, left)
-            self._wake.wait(wait)
+            self._wake.wait(self.step())
             self._wake.clear()
 
     def step(self) -> float:

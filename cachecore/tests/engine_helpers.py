@@ -72,3 +72,17 @@ def breaker_clock():
 
     tiers.l2_breaker.clock = clock = FakeClock()
     return clock
+
+
+def run_sqlite_worker(db_path, action: str, value: str = ""):
+    """Run ``cachecore/tests/sqlite_worker.py`` (a separate process on a shared SQLite file); return it done."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    worker = Path(__file__).with_name("sqlite_worker.py")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.test_settings", "PROMETHEUS_MIDDLEWARE": "0"}
+    return subprocess.run(
+        [sys.executable, str(worker), str(db_path), action, value], env=env, capture_output=True, text=True, timeout=120
+    )

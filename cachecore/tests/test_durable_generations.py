@@ -7,9 +7,6 @@ invalidation is never served, across any of these.
 """
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +16,7 @@ from cachecore import generations, tiers
 from cachecore.invalidation import flush_pending, invalidate, invalidate_now
 from cachecore.models import CacheEntry, CacheGeneration
 from cachecore.service import get_or_compute
-from cachecore.tests.engine_helpers import Counter, FakeClock, user_scope
+from cachecore.tests.engine_helpers import Counter, FakeClock, run_sqlite_worker, user_scope
 from cachecore.tests.invalidation_helpers import pending_keys
 from tests.helpers import QueryCounter
 
@@ -163,15 +160,7 @@ class TestFailedDurableBump:
 
 
 def run_worker(db_path: Path, action: str, value: str = "") -> dict:
-    worker = Path(__file__).with_name("sqlite_worker.py")
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.test_settings", "PROMETHEUS_MIDDLEWARE": "0"}
-    done = subprocess.run(
-        [sys.executable, str(worker), str(db_path), action, value],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_sqlite_worker(db_path, action, value)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 

@@ -15,7 +15,6 @@ import sys
 import textwrap
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -25,23 +24,12 @@ from cachecore import coherence, invalidation, outbox, pgnotify, relay, tiers
 from cachecore.invalidation import flush_pending, invalidate, invalidate_now
 from cachecore.models import CacheEntry, InvalidationOutbox
 from cachecore.service import get_or_compute
-from cachecore.tests.engine_helpers import Counter, FakeClock, user_scope
+from cachecore.tests.engine_helpers import Counter, FakeClock, run_sqlite_worker, user_scope
 from cachecore.tests.invalidation_helpers import pending_keys, temporary_namespace
 from cachecore.tests.test_coherence import wait_until
 from tests.services import FrozenTcpProxy, PrivateRedisServer
 
-WORKER = Path(__file__).with_name("sqlite_worker.py")
-
-
-def run_worker(db_path: Path, action: str, value: str = "") -> subprocess.CompletedProcess:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.test_settings", "PROMETHEUS_MIDDLEWARE": "0"}
-    return subprocess.run(
-        [sys.executable, str(WORKER), str(db_path), action, value],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+run_worker = run_sqlite_worker
 
 
 def last_json(done: subprocess.CompletedProcess) -> dict:

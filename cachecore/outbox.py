@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import router, transaction
+from django.db import connections, router, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -134,17 +134,31 @@ def fetch(limit: int, *, using: str | None = None, now: datetime | None = None) 
 def claim(ids: Iterable[int], owner: str, lease: timedelta, *, using: str | None = None) -> set[int]:
     """Lease the rows of ``ids`` that no other relay holds; return the ids now held by ``owner``.
 
-    One conditional UPDATE takes every free (or expired) lease: on PostgreSQL a concurrent relay
-    waits for the row lock, re-checks the condition and skips the row; SQLite runs writes one at a
-    time. A relay that dies holding a lease delays its rows by at most ``lease``.
+    A relay that dies holding a lease delays its rows by at most ``lease``. On PostgreSQL the
+    free rows are locked in id order with ``SKIP LOCKED`` and leased by the same statement:
+    a row another relay (or a committing writer) is claiming or deleting right now
+    is skipped, never waited for, so concurrent relays cannot deadlock on overlapping rows.
+    SQLite runs writes one at a time: there one conditional UPDATE does it.
     """
     alias = _alias(using)
     ids = list(ids)
+    if not ids:
+        return set()
     now = timezone.now()
     free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
-    rows = _model().objects.using(alias).filter(id__in=ids)
-    rows.filter(free).update(claimed_by=owner, claimed_until=now + lease)
-    return set(rows.filter(claimed_by=owner).values_list("id", flat=True))
+    rows = _model().objects.using(alias)
+    if not _skips_locked(alias):
+        rows.filter(id__in=ids).filter(free).update(claimed_by=owner, claimed_until=now + lease)
+        return set(rows.filter(id__in=ids, claimed_by=owner).values_list("id", flat=True))
+    table = connections[alias].ops.quote_name(_model()._meta.db_table)
+    sql = (
+        f"UPDATE {table} SET claimed_by = %s, claimed_until = %s WHERE id IN ("
+        f"SELECT id FROM {table} WHERE id = ANY(%s) AND (claimed_until IS NULL OR claimed_until < %s)"
+        " ORDER BY id FOR UPDATE SKIP LOCKED) RETURNING id"
+    )
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, [owner, now + lease, ids, now])
+        return {row[0] for row in cursor.fetchall()}
 
 
 def release(ids: Iterable[int], owner: str, *, using: str | None = None) -> None:
@@ -160,13 +174,34 @@ def pending_ids(namespace: str, scope: str | None, *, using: str | None = None) 
     return list(rows.values_list("id", flat=True))
 
 
-def delete(ids: Iterable[int], *, using: str | None = None) -> int:
-    """Delete applied rows; return how many were deleted."""
+def delete(ids: Iterable[int], *, owner: str | None = None, using: str | None = None) -> int:
+    """Delete applied rows (with ``owner``: only those it still holds); return how many were deleted.
+
+    On PostgreSQL rows locked by another transaction (a relay claiming them) are skipped, not
+    waited for: whoever holds them applies them again, which is harmless, while waiting on each
+    other's locks in different orders is how two relays deadlock.
+    """
     ids = list(ids)
     if not ids:
         return 0
     alias = _alias(using)
-    return _model().objects.using(alias).filter(id__in=ids)._raw_delete(alias)
+    rows = _model().objects.using(alias).filter(id__in=ids)
+    if owner is not None:
+        rows = rows.filter(claimed_by=owner)
+    if not _skips_locked(alias):
+        return rows._raw_delete(alias)
+    table = connections[alias].ops.quote_name(_model()._meta.db_table)
+    sql = f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE id = ANY(%s)"
+    sql += " AND claimed_by = %s" if owner is not None else ""
+    sql += " ORDER BY id FOR UPDATE SKIP LOCKED)"
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, [ids, owner] if owner is not None else [ids])
+        return cursor.rowcount
+
+
+def _skips_locked(alias: str) -> bool:
+    # The statements below are PostgreSQL's (``= ANY(array)``, ``SKIP LOCKED``).
+    return connections[alias].vendor == "postgresql"
 
 
 def status(*, using: str | None = None) -> dict:

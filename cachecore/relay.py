@@ -109,10 +109,14 @@ class Relay:
             return result
         if len(held) != len(planned.rows):  # another relay holds some rows: apply only ours
             planned = debounce.plan([i for i in items if i.row_id in held], _timing, now, force=True)
-        failed = self.apply(planned.keys)
-        done = debounce.rows_to_delete(planned.rows, failed)
-        _invalidate_cachalot_tables(rows, set(done))
-        result.deleted = outbox.delete(done, using=self.using)
+        try:
+            failed = self.apply(planned.keys)
+            done = debounce.rows_to_delete(planned.rows, failed)
+            _invalidate_cachalot_tables(rows, set(done))
+            result.deleted = outbox.delete(done, owner=self.owner, using=self.using)
+        except BaseException:
+            self._give_back(held)  # the next pass (of any relay) retries them at once
+            raise
         retry = [row_id for row_id in planned.rows if row_id not in set(done)]
         if retry:
             outbox.release(retry, self.owner, using=self.using)
@@ -121,6 +125,12 @@ class Relay:
         self.stats.failed += result.failed
         self.stats.deleted += result.deleted
         return result
+
+    def _give_back(self, ids) -> None:
+        try:
+            outbox.release(ids, self.owner, using=self.using)
+        except Exception:  # noqa: BLE001 - the database is what failed: the leases expire by themselves
+            logger.debug("cachecore: giving back leases after a failed pass failed", exc_info=True)
 
     def drain(self, *, max_passes: int = 1000) -> int:
         """Apply every pending row now, batch after batch; return how many keys were applied."""
@@ -133,18 +143,30 @@ class Relay:
         return applied
 
     def apply_rows(self, items: Iterable[debounce.Item]) -> bool:
-        """Apply rows known to the caller (a committing writer) now, without reading or leasing them.
+        """Apply rows known to the caller (a committing writer) now, without reading them first.
 
-        Returns True when every key was applied (its rows are then deleted).
+        The rows are leased like a pass leases them, so a relay applying them at the same moment
+        keeps them (and the writer leaves them to it). Returns True when every row was applied
+        here and deleted.
         """
         items = list(items)
-        planned = debounce.plan(items, _timing, self.clock(), force=True)
-        failed = self.apply(planned.keys)
-        done = debounce.rows_to_delete(planned.rows, failed)
-        outbox.delete(done, using=self.using)
+        held = outbox.claim([item.row_id for item in items], self.owner, _lease(), using=self.using)
+        mine = [item for item in items if item.row_id in held]
+        if not mine:
+            return False
+        planned = debounce.plan(mine, _timing, self.clock(), force=True)
+        try:
+            failed = self.apply(planned.keys)
+            done = debounce.rows_to_delete(planned.rows, failed)
+            outbox.delete(done, owner=self.owner, using=self.using)
+        except BaseException:
+            self._give_back(held)
+            raise
+        if failed:
+            outbox.release([row_id for row_id in planned.rows if row_id not in set(done)], self.owner, using=self.using)
         self.stats.applied += len(planned.keys) - len(failed)
         self.stats.failed += len(failed)
-        return not failed
+        return not failed and len(mine) == len(items)
 
     # -- applying keys -----------------------------------------------------------------------
 

@@ -196,19 +196,20 @@ class InvalidatingQuerySet(models.QuerySet):
                 _record_models(self.model, self.db)
             return count
 
+    # Django runs both in one transaction (atomic, savepoint=False): a failure wrote nothing, and
+    # inside a caller's transaction it left that transaction unusable. Record only after success,
+    # so the write's own error (a unique violation, "database is locked") reaches the caller.
     def bulk_create(self, objs, *args, **kwargs):
         objs = list(objs)
-        try:
-            return super().bulk_create(objs, *args, **kwargs)
-        finally:
-            _record_instances(self.model, objs, self.db)
+        created = super().bulk_create(objs, *args, **kwargs)
+        _record_instances(self.model, objs, self.db)
+        return created
 
     def bulk_update(self, objs, fields, *args, **kwargs):
         objs = list(objs)
-        try:
-            return super().bulk_update(objs, fields, *args, **kwargs)
-        finally:
-            _record_instances(self.model, objs, self.db)
+        count = super().bulk_update(objs, fields, *args, **kwargs)
+        _record_instances(self.model, objs, self.db)
+        return count
 
     def delete(self):
         if post_delete.has_listeners(self.model):

@@ -305,8 +305,20 @@ L3_PARAM_COLUMNS = ("user_id", "strategy_id")
 
 
 def l3_call(fn, *args, **kwargs):
-    """Run a CacheEntry query through the L3 breaker; raise TierUnavailable on a database error."""
-    return _guarded("l3", l3_breaker, DatabaseError, fn, args, kwargs)
+    """Run a CacheEntry query through the L3 breaker; raise TierUnavailable on a database error.
+
+    Inside a caller's transaction the query runs in a savepoint: a failed L3 statement then costs
+    the L3 tier only, not the caller's transaction (PostgreSQL aborts a transaction at its first
+    failed statement, and Django refuses queries after a failed ORM write in an atomic block).
+    """
+    return _guarded("l3", l3_breaker, DatabaseError, _in_savepoint, (fn, *args), kwargs)
+
+
+def _in_savepoint(fn, *args, **kwargs):
+    if transaction.get_connection().in_atomic_block:
+        with transaction.atomic():
+            return fn(*args, **kwargs)
+    return fn(*args, **kwargs)
 
 
 # --- L3 durable generations -------------------------------------------------------------------
@@ -417,19 +429,9 @@ def _l3_bump(namespace: str, scope: str, token: str) -> None:
     )
 
 
-def _l3_bump_protected(namespace: str, scope: str, token: str) -> None:
-    # Inside a caller's transaction a failed statement would abort the whole transaction on
-    # PostgreSQL: run the bump in a savepoint, rolled back alone when it fails.
-    if transaction.get_connection().in_atomic_block:
-        with transaction.atomic():
-            _l3_bump(namespace, scope, token)
-    else:
-        _l3_bump(namespace, scope, token)
-
-
 def l3_bump_generation(namespace: str, scope: str | None, token: str) -> None:
     """Replace the durable token of a namespace (or one scope): every L3 row written before is retired."""
-    l3_call(_l3_bump_protected, namespace, scope_column(scope), token)
+    l3_call(_l3_bump, namespace, scope_column(scope), token)
 
 
 def _l3_set(entry) -> None:

@@ -95,7 +95,15 @@ if DATABASE_URL:
     except ValueError as exc:  # dj-database-url: an unknown scheme or a malformed URL
         raise SettingsError(f"DATABASE_URL must be a postgres:// URL (got {DATABASE_URL!r}: {exc}).") from exc
 else:
-    _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(BASE_DIR / "db.sqlite3")}
+    # BEGIN IMMEDIATE: a transaction takes SQLite's write lock when it starts, so concurrent
+    # writers (runserver's threads, several workers) queue within the busy timeout. With the
+    # default deferred BEGIN, a transaction that read first fails at once with "database is
+    # locked" when it tries to write while another one does (Django's recommendation for SQLite).
+    _db = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(BASE_DIR / "db.sqlite3"),
+        "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+    }
 _ENGINES = {
     "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
     "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",

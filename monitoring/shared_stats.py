@@ -14,7 +14,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 
 from monitoring import history
 from monitoring.conf import app_settings
@@ -87,24 +87,27 @@ def publish() -> bool:
     sample = _history_sample(now, raw, sql)
     config = app_settings()
     try:
-        ProcessStats.objects.update_or_create(
-            process=PROCESS_ID,
-            defaults={
-                "host": socket.gethostname(),
-                "pid": os.getpid(),
-                "started_at": _as_datetime(STARTED),
-                "updated_at": _as_datetime(now),
-                **counters,
-            },
-        )
-        cutoff = _as_datetime(now - config.shared_stats_max_age)
-        ProcessStats.objects.filter(updated_at__lt=cutoff).delete()
-        MetricSample.objects.update_or_create(
-            bucket=sample["bucket"],
-            process=PROCESS_ID,
-            defaults={"cache": sample["cache"], "sql": sample["sql"], "outbox_age": sample["outbox_age"]},
-        )
-        MetricSample.objects.filter(bucket__lt=now - config.history_window).delete()
+        # One transaction (a savepoint inside a caller's): written whole or not at all, and a
+        # failure never aborts a transaction around it.
+        with transaction.atomic():
+            ProcessStats.objects.update_or_create(
+                process=PROCESS_ID,
+                defaults={
+                    "host": socket.gethostname(),
+                    "pid": os.getpid(),
+                    "started_at": _as_datetime(STARTED),
+                    "updated_at": _as_datetime(now),
+                    **counters,
+                },
+            )
+            cutoff = _as_datetime(now - config.shared_stats_max_age)
+            ProcessStats.objects.filter(updated_at__lt=cutoff).delete()
+            MetricSample.objects.update_or_create(
+                bucket=sample["bucket"],
+                process=PROCESS_ID,
+                defaults={"cache": sample["cache"], "sql": sample["sql"], "outbox_age": sample["outbox_age"]},
+            )
+            MetricSample.objects.filter(bucket__lt=now - config.history_window).delete()
     except DatabaseError as exc:
         if not _state["failing"]:  # logged once per outage
             logger.warning("could not write the shared statistics: %s", exc)

@@ -4,10 +4,12 @@ import logging
 
 import pytest
 from django.conf import settings
+from django.db import transaction
 from django.test import override_settings
+from django.utils import timezone
 
 from cachecore import conf, generations, report, tiers
-from cachecore.models import CacheEntry
+from cachecore.models import CacheEntry, CacheGeneration
 from cachecore.service import get_or_compute
 from cachecore.tests.engine_helpers import Counter, FakeClock
 
@@ -142,3 +144,19 @@ class TestL3Missing:
         assert report.stats()["errors"]["l3"] >= 3
         assert tiers.l3_breaker.state == "open"
         assert tiers.l3_delete(ns.name) == 0
+
+    @pytest.mark.django_db(transaction=True)
+    def test_a_failed_l3_call_leaves_the_callers_transaction_usable(self, make_ns, monkeypatch):
+        # A cached read inside a caller's transaction (the ingest validates reports through cached
+        # reference data) whose L3 statement fails must cost only the L3 tier, not the caller's
+        # transaction: PostgreSQL aborts a transaction at its first failed statement, and Django
+        # refuses further queries after a failed ORM write inside an atomic block.
+        ns = make_ns(l1_ttl=0, l2_ttl=0, persistent=True)
+        with transaction.atomic():
+            monkeypatch.setattr(CacheEntry._meta, "db_table", "cachecore_no_such_table")
+            assert get_or_compute(ns.name, {}, Counter())[0]["n"] == 1
+            monkeypatch.undo()
+            CacheGeneration.objects.create(
+                namespace="caller", scope="", token="t", updated_at=timezone.now()
+            )  # the caller's own write
+        assert CacheGeneration.objects.filter(namespace="caller").exists()

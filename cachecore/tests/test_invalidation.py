@@ -12,7 +12,7 @@ from datetime import date
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import connection, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.test import override_settings
 
 from cachecore import generations, invalidation, relay, tiers
@@ -368,6 +368,21 @@ class TestBulk:
             Item.objects.bulk_create([Item(owner=owner_row, name="x")])  # autocommitted
             raise RuntimeError("later failure")
         assert (NS, None) in pending_keys()
+
+    @pytest.mark.django_db(transaction=True)
+    def test_a_failed_bulk_write_raises_its_own_error_and_records_nothing(self, owner_row):
+        # The write's error (here a unique violation; on SQLite under concurrent writers "database
+        # is locked") must reach the caller as it is, not be replaced by a TransactionManagementError
+        # from recording an invalidation in the broken transaction (the ingest answered 500 so).
+        with temporary_namespace("test.inv.owners", watch=[Owner]) as ns:
+            flush_pending()
+            with pytest.raises(IntegrityError), transaction.atomic():
+                Owner.objects.bulk_create([Owner(name=owner_row.name)])
+            assert (ns.name, None) not in pending_keys()
+            with pytest.raises(IntegrityError):
+                Owner.objects.bulk_create([Owner(name="fresh"), Owner(name=owner_row.name)])  # all or nothing
+            assert not Owner.objects.filter(name="fresh").exists()
+            assert (ns.name, None) not in pending_keys()
 
     def test_unknown_namespace_is_rejected_before_the_block_runs(self):
         ran = []

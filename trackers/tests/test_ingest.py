@@ -1,7 +1,11 @@
 """POST /api/location-reports/: validation per row, all-or-nothing writes, auth, scope, limits, cache."""
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -355,3 +359,26 @@ class TestCache:
         assert calls == []
         post(api_as(staff), [report(data.trackers[0])])
         assert sorted(calls) == ["trackers.detail", "trackers.list", "trackers.stats"]
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(False)
+def test_concurrent_ingests_on_the_embedded_default_never_answer_500(tmp_path):
+    # Four threads posting at once to a SQLite file: a deferred transaction that read first used
+    # to fail at once with "database is locked" when another one was writing, and the failed
+    # bulk_create then surfaced as a TransactionManagementError, answered 500. Now transactions
+    # take the write lock when they begin (BEGIN IMMEDIATE) and queue.
+    script = Path(__file__).with_name("concurrent_ingest.py")
+    env = {**os.environ, "PROMETHEUS_MIDDLEWARE": "0"}
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "db.sqlite3"), "4", "8"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found["errors"] == {}, done.stderr[-3000:]
+    assert set(found["status"]) <= {"201", "400", "429"}, found  # 400: a report repeated (same instant)
+    assert found["status"].get("201", 0) >= 16, found

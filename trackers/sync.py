@@ -21,8 +21,10 @@ How it works (docs/trackers-ingest-sync.md has the long version):
   newer than the limit revives ``lost``/``inactive`` to ``in_transit``; once the last report is
   older, ``in_transit`` becomes ``lost`` and ``in_storage`` becomes ``inactive``; ``delivered``
   and other explicit statuses are kept.
-- A run with nothing to do is one query (the watermark against ``max(id)`` of the history, and
-  "any tracker gone stale").
+- A run with nothing to do is one query (the watermark against ``max(id)`` of the history, "any
+  tracker gone stale", and on PostgreSQL a transaction-level try of the sync's advisory lock, so
+  an idle run never needs the lock/unlock round trips); a run with work takes the session lock
+  and reads the head again under it.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Case, Exists, Subquery, Value, When
+from django.db.models import Case, Value, When
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -217,10 +219,20 @@ def sync_tracker_state(
     name: str = WATERMARK_NAME,
 ) -> SyncResult:
     """Bring every tracker's current state up to date with the history added since the last run."""
+    started = time.perf_counter()
+    now = clock()
+    # The idle check comes first and takes no session lock: an idle run is ONE statement.
+    head = _probe_head(name, now)
+    if head is not None and not head.has_new and not head.has_stale:
+        result = SyncResult(watermark_from=head.watermark, watermark_to=head.watermark)
+        result.seconds = time.perf_counter() - started
+        SYNC_DURATION_SECONDS.observe(result.seconds)
+        return result
     with sync_lock():
         return _run(
             batch_size=batch_size or default_batch_size(),
-            clock=clock,
+            started=started,
+            now=now,
             should_stop=should_stop,
             max_batches=max_batches,
             progress=progress,
@@ -228,10 +240,8 @@ def sync_tracker_state(
         )
 
 
-def _run(*, batch_size, clock, should_stop, max_batches, progress, name) -> SyncResult:
-    started = time.perf_counter()
-    now = clock()
-    head = _read_head(name, now)
+def _run(*, batch_size, started, now, should_stop, max_batches, progress, name) -> SyncResult:
+    head = _read_head(name, now)  # again, under the lock: another sync may have run since the probe
     result = SyncResult(watermark_from=head.watermark, watermark_to=head.watermark)
     if head.has_new:
         _apply_batches(head, result, batch_size, now, should_stop, max_batches, progress, name)
@@ -260,22 +270,59 @@ class _Head:
         return self.max_id > self.watermark
 
 
-def _read_head(name: str, now: datetime) -> _Head:
-    # The whole "is there anything to do" check is one query on the common path: the watermark
-    # against max(id) (a backward step on the primary key index) and "any tracker gone stale".
-    cutoff = now - timedelta(hours=conf.LOST_AFTER_HOURS)
-    max_id = LocationHistory.objects.order_by("-pk").values("pk")[:1]
-    row = (
-        SyncWatermark.objects.filter(name=name)
-        .annotate(max_id=Subquery(max_id), has_stale=Exists(_stale_trackers(cutoff)))
-        .values_list("last_history_id", "max_id", "has_stale")
-        .first()
-    )
-    if row is None:  # first run ever
-        SyncWatermark.objects.get_or_create(name=name)
-        return _Head(watermark=0, max_id=max_id.values_list("pk", flat=True).first() or 0, has_stale=True)
+def _head_sql(*, try_lock: bool) -> str:
+    # A fixed SQL text (no ORM compile, no cachalot key per run): the watermark against max(id)
+    # (a backward step on the primary key index) and "any tracker gone stale", in one statement.
+    statuses = ", ".join(f"'{s.value}'" for s in STALE_TO)
+    lock = ", pg_try_advisory_xact_lock(%s)" if try_lock else ""
+    return f"""
+        SELECT w.last_history_id,
+               (SELECT max(id) FROM {LocationHistory._meta.db_table}),
+               EXISTS (SELECT 1 FROM {Tracker._meta.db_table}
+                       WHERE current_status IN ({statuses}) AND last_report_received < %s){lock}
+        FROM {SyncWatermark._meta.db_table} AS w WHERE w.name = %s
+    """
+
+
+def _head_row(name: str, now: datetime, *, try_lock: bool = False):
+    cutoff = connection.ops.adapt_datetimefield_value(now - timedelta(hours=conf.LOST_AFTER_HOURS))
+    params = [cutoff, ADVISORY_LOCK_KEY, name] if try_lock else [cutoff, name]
+    with connection.cursor() as cursor:
+        cursor.execute(_head_sql(try_lock=try_lock), params)
+        return cursor.fetchone()
+
+
+def _probe_head(name: str, now: datetime) -> _Head | None:
+    """Read the head without holding the lock; None on the first run ever (no watermark yet).
+
+    Refuses (SyncAlreadyRunning) exactly when the locked run would: on PostgreSQL the same
+    statement tries a transaction-level advisory lock on the sync's key, which conflicts with a
+    running sync's session-level lock (and is granted to the session that holds it, so --watch
+    passes) and is released with the statement's transaction.
+    """
+    if not set_based():
+        with sync_lock():  # SQLite: the process-local lock, held for the read only
+            return _head_of(_head_row(name, now))
+    row = _head_row(name, now, try_lock=True)
+    if row is not None and not row[3]:
+        raise SyncAlreadyRunning(ALREADY_RUNNING)
+    return _head_of(row[:3] if row else None)
+
+
+def _head_of(row) -> _Head | None:
+    if row is None:
+        return None
     watermark, top, has_stale = row
-    return _Head(watermark=watermark, max_id=top or 0, has_stale=has_stale)
+    return _Head(watermark=watermark, max_id=top or 0, has_stale=bool(has_stale))
+
+
+def _read_head(name: str, now: datetime) -> _Head:
+    head = _head_of(_head_row(name, now))
+    if head is None:  # first run ever
+        SyncWatermark.objects.get_or_create(name=name)
+        top = LocationHistory.objects.order_by("-pk").values_list("pk", flat=True).first()
+        return _Head(watermark=0, max_id=top or 0, has_stale=True)
+    return head
 
 
 @dataclass

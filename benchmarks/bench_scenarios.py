@@ -245,7 +245,8 @@ SYNC_CHILD = textwrap.dedent(
         result = sync_tracker_state()
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"rows": result.rows, "trackers": result.trackers, "seconds": seconds, "queries": len(seen), "peak_rss_mb": peak}))
+    out = {"rows": result.rows, "trackers": result.trackers, "seconds": seconds, "queries": len(seen)}
+    print(json.dumps({**out, "peak_rss_mb": peak}))
     """
 )
 

@@ -18,7 +18,8 @@ endpoint with ``CACHE_ENABLED=0`` (every request computes, session and user read
 The floor: the same bytes from a trivial view, with and without auth work (benchmarks/floor_urls.py).
 
 Then (benchmarks/bench_scenarios.py): a stampede of 50 concurrent requests on a cold page, the
-time from a committed write to the eviction in another process's L1 (Redis), gunicorn -w 2 on
+time from a committed write to the eviction in another process's L1 (Redis), comprehensive user
+data with a simulated AI latency of 3 s (a miss, then L1, L2 and L3 hits), gunicorn -w 2 on
 loopback driven by ``wrk`` for 10 s per URL (skipped, and said so, without wrk: ``apt-get install
 wrk``), the state sync of 100,000 and 1,000,000 appended history rows in a fresh process each
 (PostgreSQL; the rows are removed again and the state rebuilt), and an L2 hit against a bare
@@ -117,8 +118,15 @@ def logged_in_client() -> Client:
     user.set_password(PASSWORD)
     user.save()
     client = Client()
-    assert client.login(username="bench-staff", password=PASSWORD)
+    # A real session cookie, as login() would set; login() itself goes through authenticate(),
+    # which django-axes refuses without a request.
+    client.force_login(user, backend="accounts.backends.CachedModelBackend")
     return client
+
+
+def ai_user_id() -> int:
+    """Return the first demo user (seed_demo_data gives each onboarding, strategies and performance)."""
+    return get_user_model().objects.filter(username__startswith="demo.").order_by("id").values_list("id", flat=True)[0]
 
 
 def one_plus_n(ids: list[int]) -> bytes:
@@ -287,6 +295,9 @@ def main() -> None:
             {"warm tracker page": PAGE, "warm brands": BRANDS, "floor (no auth work)": "/bench/floor/"},
             seconds=10,
             database_url=os.environ["DATABASE_URL"],
+        ),
+        "comprehensive user data (AI latency 3 s)": bench_scenarios.comprehensive_user_data(
+            lambda url: client.get(url), ai_user_id(), latency=3.0
         ),
         "state sync": bench_scenarios.state_sync(),
         "L2 hit": bench_scenarios.l2_hit_against_redis_get(stored.store(json.loads(page_bytes))),

@@ -259,12 +259,14 @@ class TieredCache:
         return value, CacheInfo("l2", True, _ts(created), call.force_refresh, stale=True)
 
     def _fill_l1(self, call: _Call, value, created: float, ttl, marker, size: int | None = None) -> None:
+        if call.ns.l1_ttl == 0:
+            return
         # The last-resort ceiling, and while other processes' evictions may not reach this one
         # (subscriber down or not checked lately), no longer than one coherence check interval.
         ttl = _capped(ttl, conf.settings.CACHECORE_L1_MAX_TTL)
         if not coherence.is_coherent():
             ttl = _capped(ttl, conf.settings.CACHECORE_COHERENCE_CHECK_SECONDS)
-        if call.ns.l1_ttl == 0 or (ttl is not None and ttl <= 0):
+        if ttl is not None and ttl <= 0:
             return
         if size is None:
             size = len(json.dumps(value, separators=(",", ":")))

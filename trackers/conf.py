@@ -26,8 +26,10 @@ DEFAULTS = {
     "TRACKERS_INGEST_FUTURE_TOLERANCE_SECONDS": 300,
     # State sync: no report for this long turns in_transit into lost and in_storage into inactive.
     "TRACKERS_LOST_AFTER_HOURS": 48,
-    # State sync: default number of history rows read per batch (one transaction each).
+    # State sync, streamed (SQLite): default number of history rows read per batch (one transaction each).
     "TRACKERS_SYNC_BATCH_SIZE": 5000,
+    # State sync, set-based (PostgreSQL): default history ids folded per statement (one transaction each).
+    "TRACKERS_SYNC_SET_BATCH_SIZE": 1_000_000,
 }
 
 

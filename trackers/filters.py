@@ -7,7 +7,9 @@ are rejected (a typo such as ``brand_id`` for ``brand_ids`` must not silently wi
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 
+from django.utils.datastructures import MultiValueDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -198,8 +200,31 @@ class TrackerFilters:
         }
 
 
+# Distinct valid query strings remembered by parse_tracker_filters. A dashboard sends the same few
+# again and again; building the serializer (a deep copy of its fields) costs more than the rest of
+# a warm request's view. Bounded, so varied query strings only cycle the cache.
+FILTERS_MEMO_SIZE = 256
+
+
 def parse_tracker_filters(query_params) -> TrackerFilters:
-    """Return the canonical TrackerFilters of a query string or raise ValidationError."""
+    """Return the canonical TrackerFilters of a query string or raise ValidationError.
+
+    Pure in the query string and the page-size settings, so the result of a valid one is kept
+    (``TrackerFilters`` is immutable); an invalid one raises every time and is not kept.
+    """
+    getlist = getattr(query_params, "getlist", None)
+    items = tuple((name, tuple(getlist(name))) for name in query_params) if getlist else None
+    if items is None:
+        return _parse_tracker_filters(query_params)
+    return _remembered_filters(items, conf.PAGE_SIZE, conf.MAX_PAGE_SIZE)
+
+
+@lru_cache(maxsize=FILTERS_MEMO_SIZE)
+def _remembered_filters(items: tuple, page_size: int, max_page_size: int) -> TrackerFilters:
+    return _parse_tracker_filters(MultiValueDict({name: list(values) for name, values in items}))
+
+
+def _parse_tracker_filters(query_params) -> TrackerFilters:
     data = TrackerListParamsSerializer(data=query_params).validate_params()
     return TrackerFilters(
         brand_ids=data.get("brand_ids", ()),

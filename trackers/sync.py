@@ -3,13 +3,15 @@
 How it works (docs/trackers-ingest-sync.md has the long version):
 
 - A ``SyncWatermark`` row holds the highest history id below which every row has been applied.
-  A run reads rows with ``id > watermark`` in keyset batches (``ORDER BY id LIMIT n``), so memory
-  is bounded by one batch however many rows are new.
-- Each batch is one transaction: the newest row per tracker is applied with one guarded
-  ``UPDATE ... FROM (VALUES ...)`` per 1,000 trackers that only touches a tracker whose stored
-  ``latest_timestamp`` is older (a late, older report never overwrites a newer one), and the
-  watermark moves in the same transaction. A crash loses at most the open batch, which the next
-  run reads again; applying a row twice is a no-op.
+- On PostgreSQL a batch is an id range (``TRACKERS_SYNC_SET_BATCH_SIZE`` ids, default 1,000,000)
+  folded into tracker state by ONE set-based statement (``trackers.sync_set``): no row travels
+  to Python, memory is flat in the number of rows. On SQLite a batch is read in keyset order
+  (``ORDER BY id LIMIT n``, ``TRACKERS_SYNC_BATCH_SIZE`` rows) and the newest row per tracker is
+  applied with one guarded ``UPDATE ... FROM`` per 5,000 trackers.
+- Either way the update only touches a tracker whose stored ``latest_timestamp`` is older (a
+  late, older report never overwrites a newer one; an unchanged state is not rewritten), and
+  each batch is one transaction that moves the watermark too. A crash loses at most the open
+  batch, which the next run reads again; applying a row twice is a no-op.
 - PostgreSQL hands out ids at insert time and transactions commit in any order, so a row with a
   lower id can become visible after a higher one. The watermark therefore never passes a gap in
   the ids it has read unless the gap is settled: no other transaction holds a write lock on the
@@ -19,7 +21,10 @@ How it works (docs/trackers-ingest-sync.md has the long version):
   newer than the limit revives ``lost``/``inactive`` to ``in_transit``; once the last report is
   older, ``in_transit`` becomes ``lost`` and ``in_storage`` becomes ``inactive``; ``delivered``
   and other explicit statuses are kept.
-- A run with nothing to do is one query (watermark + "any new rows" + "any tracker gone stale").
+- A run with nothing to do is one query (the watermark against ``max(id)`` of the history, "any
+  tracker gone stale", and on PostgreSQL a transaction-level try of the sync's advisory lock, so
+  an idle run never needs the lock/unlock round trips); a run with work takes the session lock
+  and reads the head again under it.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Case, Exists, OuterRef, Value, When
+from django.db.models import Case, Value, When
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -42,6 +47,7 @@ from trackers.bulk_sql import rows_cte
 from trackers.conf import conf
 from trackers.invalidation import invalidate_dashboard
 from trackers.models import LocationHistory, SyncWatermark, Tracker, TrackerStatus
+from trackers.sync_set import REVIVABLE, apply_range
 
 WATERMARK_NAME = "tracker_state"
 ALREADY_RUNNING = "Another sync_tracker_state is already running against this database; not starting a second one."
@@ -49,7 +55,6 @@ ALREADY_RUNNING = "Another sync_tracker_state is already running against this da
 UPDATE_CHUNK = 5000
 # Statuses that go stale, and what they become.
 STALE_TO = {TrackerStatus.IN_TRANSIT: TrackerStatus.LOST, TrackerStatus.IN_STORAGE: TrackerStatus.INACTIVE}
-REVIVABLE = (TrackerStatus.LOST, TrackerStatus.INACTIVE)
 # Lock modes a writer of the history table holds until it commits (INSERT/UPDATE/DELETE/COPY and up).
 WRITER_LOCK_MODES = ("RowExclusiveLock", "ShareRowExclusiveLock", "ExclusiveLock", "AccessExclusiveLock")
 
@@ -194,6 +199,16 @@ def _stale_trackers(cutoff: datetime):
 # --- the run --------------------------------------------------------------------------------------
 
 
+def set_based() -> bool:
+    """Return whether this database folds history into state set-based (PostgreSQL) or streams it."""
+    return connection.vendor == "postgresql"
+
+
+def default_batch_size() -> int:
+    """Return the batch size of this database's sync: ids per set-based statement, or rows streamed."""
+    return conf.SYNC_SET_BATCH_SIZE if set_based() else conf.SYNC_BATCH_SIZE
+
+
 def sync_tracker_state(
     *,
     batch_size: int | None = None,
@@ -204,10 +219,20 @@ def sync_tracker_state(
     name: str = WATERMARK_NAME,
 ) -> SyncResult:
     """Bring every tracker's current state up to date with the history added since the last run."""
+    started = time.perf_counter()
+    now = clock()
+    # The idle check comes first and takes no session lock: an idle run is ONE statement.
+    head = _probe_head(name, now)
+    if head is not None and not head.has_new and not head.has_stale:
+        result = SyncResult(watermark_from=head.watermark, watermark_to=head.watermark)
+        result.seconds = time.perf_counter() - started
+        SYNC_DURATION_SECONDS.observe(result.seconds)
+        return result
     with sync_lock():
         return _run(
-            batch_size=batch_size or conf.SYNC_BATCH_SIZE,
-            clock=clock,
+            batch_size=batch_size or default_batch_size(),
+            started=started,
+            now=now,
             should_stop=should_stop,
             max_batches=max_batches,
             progress=progress,
@@ -215,10 +240,8 @@ def sync_tracker_state(
         )
 
 
-def _run(*, batch_size, clock, should_stop, max_batches, progress, name) -> SyncResult:
-    started = time.perf_counter()
-    now = clock()
-    head = _read_head(name, now)
+def _run(*, batch_size, started, now, should_stop, max_batches, progress, name) -> SyncResult:
+    head = _read_head(name, now)  # again, under the lock: another sync may have run since the probe
     result = SyncResult(watermark_from=head.watermark, watermark_to=head.watermark)
     if head.has_new:
         _apply_batches(head, result, batch_size, now, should_stop, max_batches, progress, name)
@@ -239,26 +262,67 @@ def _run(*, batch_size, clock, should_stop, max_batches, progress, name) -> Sync
 @dataclass
 class _Head:
     watermark: int
-    has_new: bool
+    max_id: int  # the highest history id visible when the run started (0: no history)
     has_stale: bool
+
+    @property
+    def has_new(self) -> bool:
+        return self.max_id > self.watermark
+
+
+def _head_sql(*, try_lock: bool) -> str:
+    # A fixed SQL text (no ORM compile, no cachalot key per run): the watermark against max(id)
+    # (a backward step on the primary key index) and "any tracker gone stale", in one statement.
+    statuses = ", ".join(f"'{s.value}'" for s in STALE_TO)
+    lock = ", pg_try_advisory_xact_lock(%s)" if try_lock else ""
+    return f"""
+        SELECT w.last_history_id,
+               (SELECT max(id) FROM {LocationHistory._meta.db_table}),
+               EXISTS (SELECT 1 FROM {Tracker._meta.db_table}
+                       WHERE current_status IN ({statuses}) AND last_report_received < %s){lock}
+        FROM {SyncWatermark._meta.db_table} AS w WHERE w.name = %s
+    """
+
+
+def _head_row(name: str, now: datetime, *, try_lock: bool = False):
+    cutoff = connection.ops.adapt_datetimefield_value(now - timedelta(hours=conf.LOST_AFTER_HOURS))
+    params = [cutoff, ADVISORY_LOCK_KEY, name] if try_lock else [cutoff, name]
+    with connection.cursor() as cursor:
+        cursor.execute(_head_sql(try_lock=try_lock), params)
+        return cursor.fetchone()
+
+
+def _probe_head(name: str, now: datetime) -> _Head | None:
+    """Read the head without holding the lock; None on the first run ever (no watermark yet).
+
+    Refuses (SyncAlreadyRunning) exactly when the locked run would: on PostgreSQL the same
+    statement tries a transaction-level advisory lock on the sync's key, which conflicts with a
+    running sync's session-level lock (and is granted to the session that holds it, so --watch
+    passes) and is released with the statement's transaction.
+    """
+    if not set_based():
+        with sync_lock():  # SQLite: the process-local lock, held for the read only
+            return _head_of(_head_row(name, now))
+    row = _head_row(name, now, try_lock=True)
+    if row is not None and not row[3]:
+        raise SyncAlreadyRunning(ALREADY_RUNNING)
+    return _head_of(row[:3] if row else None)
+
+
+def _head_of(row) -> _Head | None:
+    if row is None:
+        return None
+    watermark, top, has_stale = row
+    return _Head(watermark=watermark, max_id=top or 0, has_stale=bool(has_stale))
 
 
 def _read_head(name: str, now: datetime) -> _Head:
-    # The whole "is there anything to do" check is one query on the common path.
-    cutoff = now - timedelta(hours=conf.LOST_AFTER_HOURS)
-    row = (
-        SyncWatermark.objects.filter(name=name)
-        .annotate(
-            has_new=Exists(LocationHistory.objects.filter(pk__gt=OuterRef("last_history_id"))),
-            has_stale=Exists(_stale_trackers(cutoff)),
-        )
-        .values_list("last_history_id", "has_new", "has_stale")
-        .first()
-    )
-    if row is None:  # first run ever
+    head = _head_of(_head_row(name, now))
+    if head is None:  # first run ever
         SyncWatermark.objects.get_or_create(name=name)
-        return _Head(watermark=0, has_new=True, has_stale=True)
-    return _Head(*row)
+        top = LocationHistory.objects.order_by("-pk").values_list("pk", flat=True).first()
+        return _Head(watermark=0, max_id=top or 0, has_stale=True)
+    return head
 
 
 @dataclass
@@ -266,12 +330,12 @@ class _Cursor:
     """Read position and safe watermark of one run (constant size: two ids and a count)."""
 
     watermark: int  # every id <= watermark is applied or permanently absent
-    position: int  # the highest id read so far
+    position: int  # the highest id read so far (set-based: the end of the last range)
     seen_above: int = 0  # rows read with watermark < id <= position
     held: bool = field(default=False)
 
     def advance(self, ids: list[int]) -> None:
-        """Move past the ids of one batch, keeping the watermark below any gap."""
+        """Move past the ids of one streamed batch, keeping the watermark below any gap."""
         if self.watermark == self.position:
             frontier = self.watermark
             for i in ids:
@@ -283,6 +347,19 @@ class _Cursor:
         else:
             self.seen_above += len(ids)
         self.position = ids[-1]
+
+    def advance_range(self, low: int, high: int, rows: int) -> None:
+        """Move past the range ``low < id <= high`` of which ``rows`` were read (set-based).
+
+        A full range moves the watermark with it; a range with a gap leaves the watermark at
+        its start until ``settle`` finds the gap final (where in the range the gap is, the
+        statement does not say, and a later look would not see the snapshot the statement read).
+        """
+        if self.watermark == self.position and rows == high - low:
+            self.watermark = high
+        else:
+            self.seen_above += rows
+        self.position = high
 
     def settle(self) -> None:
         """Advance the watermark to the position when the gaps below it can no longer fill."""
@@ -321,6 +398,37 @@ def _history_writer_active() -> bool:
         return cursor.fetchone()[0]
 
 
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    rows: int  # history rows read
+    changed: list[int]  # trackers whose state moved
+
+
+def apply_batch(cursor: _Cursor, size: int, *, now: datetime, head: _Head) -> _Batch | None:
+    """Apply the next batch after ``cursor.position`` and advance the cursor; None: nothing left.
+
+    Set-based (PostgreSQL): the id range up to ``size`` ids past the position, capped at the
+    run's head, in one statement. Streamed (SQLite): the next ``size`` rows by id.
+    """
+    if set_based():
+        low = cursor.position
+        # Ranges start at the next existing id, so ids that were never drawn (a fresh test
+        # database's sequence, deleted history) cost no empty statements.
+        first = LocationHistory.objects.filter(pk__gt=low).order_by("pk").values_list("pk", flat=True).first()
+        if first is None or first > head.max_id:
+            return None
+        high = min(first - 1 + size, head.max_id)
+        outcome = apply_range(low, high, now=now)
+        cursor.advance_range(low, high, outcome.rows)
+        return _Batch(rows=outcome.rows, changed=outcome.changed)
+    reports = _read_batch(cursor.position, size)
+    if not reports:
+        return None
+    changed = apply_reports(reports, now=now)
+    cursor.advance([r.history_id for r in reports])
+    return _Batch(rows=len(reports), changed=list(changed))
+
+
 def _apply_batches(head, result, batch_size, now, should_stop, max_batches, progress, name) -> None:
     cursor = _Cursor(watermark=head.watermark, position=head.watermark)
     # Distinct trackers changed: bounded by the fleet, not by the number of rows read.
@@ -330,21 +438,22 @@ def _apply_batches(head, result, batch_size, now, should_stop, max_batches, prog
             result.complete = False
             break
         with transaction.atomic():
-            batch = _read_batch(cursor.position, batch_size)
-            if not batch:
+            batch = apply_batch(cursor, batch_size, now=now, head=head)
+            if batch is None:
                 break
-            touched.update(apply_reports(batch, now=now))
-            cursor.advance([r.history_id for r in batch])
             cursor.settle()
             _advance_watermark(name, cursor.watermark)
-        result.rows += len(batch)
+        touched.update(batch.changed)
+        result.rows += batch.rows
         result.batches += 1
         result.trackers = len(touched)
         result.watermark_to = max(result.watermark_to, cursor.watermark)
         result.held_at_gap = cursor.held
         if progress:
             progress(result)
-        if len(batch) < batch_size:
+        if set_based() and cursor.position >= head.max_id:
+            break
+        if not set_based() and batch.rows < batch_size:
             break
 
 

@@ -6,7 +6,6 @@ import tracemalloc
 from datetime import timedelta
 
 import pytest
-from django.conf import settings as django_settings
 from django.db import connection
 from django.db.models import QuerySet
 from prometheus_client import REGISTRY
@@ -21,8 +20,6 @@ from trackers.sync import SyncAlreadyRunning, sync_lock, sync_tracker_state
 from trackers.tests.read_helpers import api_as
 
 pytestmark = pytest.mark.django_db
-# Lock and unlock statements of the PostgreSQL advisory lock around every run.
-LOCK_QUERIES = 2 if django_settings.IS_POSTGRES else 0
 
 
 def clock_at(when):
@@ -80,7 +77,7 @@ class TestIncremental:
         sync_tracker_state(clock=clock_at(NOW))
         with QueryCounter() as q:
             result = sync_tracker_state(clock=clock_at(NOW))
-        assert len(q) == 1 + LOCK_QUERIES, q.sql
+        assert len(q) == 1, q.sql  # on PostgreSQL the lock is tried in that same statement
         assert result.summary().startswith("no changes")
         assert not result.changed
 
@@ -270,11 +267,26 @@ class TestLock:
         assert sync_tracker_state(clock=clock_at(NOW)).rows == 24
 
     @pytest.mark.postgres
+    def test_an_idle_run_is_refused_too_while_another_sync_holds_the_lock(self, data):
+        import psycopg
+
+        sync_tracker_state(clock=clock_at(NOW))  # the watermark row exists: the idle path is taken
+        other = psycopg.connect(**_raw_connection_kwargs(), autocommit=True)
+        try:
+            assert other.execute("SELECT pg_try_advisory_lock(%s)", [sync.ADVISORY_LOCK_KEY]).fetchone()[0]
+            with pytest.raises(SyncAlreadyRunning):
+                sync_tracker_state(clock=clock_at(NOW))
+            other.execute("SELECT pg_advisory_unlock(%s)", [sync.ADVISORY_LOCK_KEY])
+        finally:
+            other.close()
+        assert sync_tracker_state(clock=clock_at(NOW)).summary().startswith("no changes")
+
+    @pytest.mark.postgres
     def test_the_lock_is_released_after_a_run_and_after_a_crash(self, data, monkeypatch):
         def boom(*args, **kwargs):
             raise RuntimeError("crash")
 
-        monkeypatch.setattr(sync, "apply_reports", boom)
+        monkeypatch.setattr(sync, "apply_batch", boom)
         with pytest.raises(RuntimeError):
             sync_tracker_state(clock=clock_at(NOW))
         with connection.cursor() as cursor:
@@ -333,6 +345,64 @@ class TestIdGapsOnPostgres:
         result = sync_tracker_state(clock=clock_at(NOW))
         assert not result.held_at_gap
         assert watermark() == row.pk
+
+    def test_a_gap_inside_a_range_holds_the_watermark_below_it_until_it_commits(self, data):
+        import psycopg
+
+        sync_tracker_state(clock=clock_at(NOW))
+        slow, fast = data.trackers[0], data.trackers[1]
+        add(fast, 6, "Below")  # committed, below the gap
+        writer = psycopg.connect(**_raw_connection_kwargs())
+        try:
+            gap_id = writer.execute(
+                "INSERT INTO trackers_locationhistory (tracker_id, timestamp, latitude, longitude, nearest_city,"
+                " confidence, created_at) VALUES (%s, %s, 1, 1, 'Slow', NULL, now()) RETURNING id",
+                [slow.pk, BASE_TIME + timedelta(hours=7)],
+            ).fetchone()[0]
+            above = add(fast, 7, "Above")  # committed, above the gap
+            result = sync_tracker_state(clock=clock_at(NOW))
+            assert result.held_at_gap
+            assert watermark() < gap_id  # never past the open insert (set-based: the range start)
+            assert newest_city(fast) == "Above"
+            writer.commit()
+        finally:
+            writer.close()
+        result = sync_tracker_state(clock=clock_at(NOW))
+        assert newest_city(slow) == "Slow"
+        assert watermark() == above.pk
+        assert not result.held_at_gap
+
+
+@pytest.mark.postgres
+class TestSetBasedOnPostgres:
+    """The set-based statement: work in the database, not in Python, and no rewrite of unchanged rows."""
+
+    def test_the_queries_of_a_run_do_not_grow_with_the_rows(self, data):
+        sync_tracker_state(clock=clock_at(NOW))
+        add(data.trackers[0], 5)
+        with QueryCounter() as few:
+            assert sync_tracker_state(clock=clock_at(NOW)).rows == 1
+        for tracker in data.trackers:
+            for hour in range(10, 40):
+                add(tracker, hour)
+        with QueryCounter() as many:
+            result = sync_tracker_state(clock=clock_at(NOW))
+        assert (result.rows, result.trackers, result.batches) == (240, 8, 1)
+        assert len(many) == len(few), many.sql
+
+    def test_a_tracker_whose_state_does_not_change_is_not_rewritten(self, data):
+        sync_tracker_state(clock=clock_at(NOW))
+        moved, late, untouched = data.trackers[:3]
+        versions = dict(Tracker.objects.extra(select={"v": "xmin::text"}).values_list("pk", "v"))
+        add(moved, 8, "Moved")
+        add(late, -5, "Late")  # older than its state: stored in the history, not applied
+        result = sync_tracker_state(clock=clock_at(NOW))
+        assert (result.rows, result.trackers) == (2, 1)
+        after = dict(Tracker.objects.extra(select={"v": "xmin::text"}).values_list("pk", "v"))
+        assert after[moved.pk] != versions[moved.pk]
+        assert after[late.pk] == versions[late.pk]
+        assert after[untouched.pk] == versions[untouched.pk]
+        assert newest_city(late) == "City 2"
 
 
 class TestCursor:

@@ -111,15 +111,16 @@ class TestWatch:
     def test_the_command_watches_until_sigterm_and_finishes_the_batch(self, data, monkeypatch):
         if threading.current_thread() is not threading.main_thread():
             pytest.skip("signals are delivered to the main thread")
-        real_apply = sync.apply_reports
+        real_apply = sync.apply_batch
         batches = []
 
-        def apply_and_get_terminated(reports, **kwargs):
-            batches.append(len(reports))
+        def apply_and_get_terminated(cursor, size, **kwargs):
             os.kill(os.getpid(), signal.SIGTERM)  # arrives in the middle of the first batch
-            return real_apply(reports, **kwargs)
+            batch = real_apply(cursor, size, **kwargs)
+            batches.append(batch.rows)
+            return batch
 
-        monkeypatch.setattr(sync, "apply_reports", apply_and_get_terminated)
+        monkeypatch.setattr(sync, "apply_batch", apply_and_get_terminated)
         previous = signal.getsignal(signal.SIGTERM)
         out, err = StringIO(), StringIO()
         call_command("sync_tracker_state", "--watch", "--batch-size", "2", stdout=out, stderr=err)
@@ -194,7 +195,7 @@ class TestAdmin:
         from trackers import admin as trackers_admin
 
         monkeypatch.setattr(trackers_admin, "ADMIN_SYNC_MAX_BATCHES", 1)
-        settings.TRACKERS_SYNC_BATCH_SIZE = 2
+        settings.TRACKERS_SYNC_BATCH_SIZE = settings.TRACKERS_SYNC_SET_BATCH_SIZE = 2
         response = admin_client.post(reverse("admin:trackers_syncwatermark_sync_now"), follow=True)
         messages = [str(m) for m in response.context["messages"]]
         assert any("Stopped after 1 batches" in m for m in messages), messages

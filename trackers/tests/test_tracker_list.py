@@ -9,6 +9,7 @@ from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
+from rest_framework.exceptions import ValidationError
 
 from cachecore.api import invalidate_now
 from tests.factories import BASE_TIME, make_dataset, make_user
@@ -443,6 +444,19 @@ def test_any_order_duplicates_and_form_give_one_canonical_filter_set(ids, status
     assert a == b
     assert a.cache_params() == b.cache_params()
     assert list(a.brand_ids) == sorted(set(ids))
+
+
+def test_remembered_filters_follow_the_page_size_settings_and_never_remember_an_error(settings):
+    """parse_tracker_filters keeps valid results per query string; settings are part of the key."""
+    query = QueryDict("size=300&brand_ids=2,1")
+    assert parse_tracker_filters(query) == parse_tracker_filters(QueryDict("brand_ids=1&brand_ids=2&size=300"))
+    assert parse_tracker_filters(query).size == 300
+    settings.TRACKERS_MAX_PAGE_SIZE = 200
+    for _ in range(2):  # refused each time: an error is not remembered, and the old result is not served
+        with pytest.raises(ValidationError):
+            parse_tracker_filters(query)
+    settings.TRACKERS_PAGE_SIZE = 7
+    assert parse_tracker_filters(QueryDict("brand_ids=1")).size == 7
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,15 @@ import threading
 from django.core.management.base import BaseCommand, CommandError
 
 from monitoring.exporter import serve_metrics
-from trackers.conf import conf
-from trackers.sync import AdaptiveInterval, SyncAlreadyRunning, SyncResult, sync_lock, sync_tracker_state, watch
+from trackers.sync import (
+    AdaptiveInterval,
+    SyncAlreadyRunning,
+    SyncResult,
+    default_batch_size,
+    sync_lock,
+    sync_tracker_state,
+    watch,
+)
 
 
 class Command(BaseCommand):
@@ -18,7 +25,13 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--batch-size", type=int, default=None, help="history rows per batch/transaction")
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=None,
+            help="history ids per batch/transaction (default: TRACKERS_SYNC_SET_BATCH_SIZE on PostgreSQL, "
+            "TRACKERS_SYNC_BATCH_SIZE elsewhere)",
+        )
         parser.add_argument("--watch", action="store_true", help="keep running until SIGINT/SIGTERM")
         parser.add_argument(
             "--interval", type=float, default=5.0, help="--watch: shortest pause between runs in seconds (default 5)"
@@ -29,7 +42,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **opts):
         self.verbosity = opts["verbosity"]
-        batch_size = conf.SYNC_BATCH_SIZE if opts["batch_size"] is None else opts["batch_size"]
+        batch_size = default_batch_size() if opts["batch_size"] is None else opts["batch_size"]
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
         if opts["interval"] <= 0 or opts["max_interval"] < opts["interval"]:

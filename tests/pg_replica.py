@@ -13,6 +13,7 @@ runs as the ``postgres`` user (``runuser``), in a directory it owns.
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -138,15 +139,56 @@ class ReplicaCluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
     def set_apply_delay(self, seconds: float) -> None:
-        """Make the replica apply each commit ``seconds`` after the primary made it (0: at once)."""
-        self._append(self.replica_dir / "postgresql.conf", f"recovery_min_apply_delay = '{int(seconds * 1000)}ms'\n")
-        self._pg_ctl(self.replica_dir, "reload")
+        """Make the replica apply each commit ``seconds`` after the primary made it (0: at once).
+
+        ALTER SYSTEM works on a standby (it writes postgresql.auto.conf, not WAL); the reload
+        makes the startup process use the new delay for the next commit record it meets.
+        """
+        millis = int(seconds * 1000)
+        self.sql_replica(f"ALTER SYSTEM SET recovery_min_apply_delay = '{millis}ms'")
+        self.sql_replica("SELECT pg_reload_conf()")
         deadline = time.monotonic() + 10
-        want = f"{int(seconds * 1000)}ms" if seconds else "0"
-        while self.sql_replica("SHOW recovery_min_apply_delay") not in {want, f"{int(seconds)}s"}:
+        while self._apply_delay_ms() != millis:
             if time.monotonic() > deadline:
                 raise RuntimeError("the replica did not take the new recovery_min_apply_delay")
-            time.sleep(0.05)
+            time.sleep(0.02)
+
+    def _apply_delay_ms(self) -> int:
+        return int(self.sql_replica("SELECT setting FROM pg_settings WHERE name = 'recovery_min_apply_delay'"))
+
+    def django_env(self, *, replica_url: str | None = None, **extra: str) -> dict:
+        """Return an environment that runs the project on this primary with this replica.
+
+        The embedded local-memory L2 (one process), no relay thread (the scenarios apply the
+        outbox themselves), no connection pool (short-lived processes).
+        """
+        env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "TEST_DATABASE_NAME"}}
+        env.update(
+            DJANGO_SETTINGS_MODULE="config.test_settings",
+            DATABASE_URL=self.primary_url,
+            DATABASE_REPLICA_URLS=replica_url or self.replica_url,
+            DATABASE_POOL="0",
+            CACHECORE_RELAY_THREAD="0",
+            ENV_FILE="",
+            **extra,
+        )
+        return env
+
+    def migrate(self) -> None:
+        """Create the project's tables (the test settings' apps) on the primary; the replica follows."""
+        root = Path(__file__).resolve().parent.parent
+        done = subprocess.run(
+            [sys.executable, str(root / "manage.py"), "migrate", "-v", "0"],
+            cwd=root,
+            env=self.django_env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if done.returncode:
+            raise RuntimeError(f"migrate on the private primary failed: {done.stderr[-2000:]}")
+        self.wait_caught_up()
 
     def wait_caught_up(self, timeout: float = 30.0) -> None:
         """Wait until the replica has replayed everything the primary has written so far."""

@@ -325,3 +325,23 @@ def l2_hit_against_redis_get(value: dict) -> dict:
     ours = median_per_call(lambda: get_or_compute("bench.l2_hit", {"k": 1}, lambda: value), calls=200, rounds=9)
     bare = median_per_call(lambda: redis.get("bench:l2_hit:bare"), calls=200, rounds=9)
     return {"bytes": len(value["body"]), "l2_hit_us": round(ours * 1e6, 1), "redis_get_us": round(bare * 1e6, 1)}
+
+
+def read_replica(requests: int = 100, rounds: int = 2) -> dict:
+    """Cold tracker pages without replicas, with a caught-up and with a lagging replica (replica_bench.py).
+
+    Runs on its own private primary + replica (the PostgreSQL server binaries, nothing else);
+    skipped, and said so, where they are missing. Full figures: benchmarks/results/replicas.md.
+    """
+    from benchmarks import replica_bench
+    from tests.pg_replica import missing_reason
+
+    reason = missing_reason()
+    if reason:
+        return {"skipped": reason}
+    summary = replica_bench.run(requests, rounds)["summary"]
+    figures = {}
+    for variant, row in summary.items():
+        figures[f"{variant} pages/s"] = row["pages_per_s"]
+        figures[f"{variant} primary statements/page"] = row["primary_statements_per_page"]
+    return figures

@@ -146,6 +146,9 @@ for _number, _url in enumerate(DATABASE_REPLICA_URLS, start=1):
     DATABASES[f"replica_{_number}"] = _replica
 CACHECORE_REPLICA_DATABASES = tuple(alias for alias in DATABASES if alias != "default")
 CACHECORE_REPLICA_MAX_WAIT = env_float("CACHECORE_REPLICA_MAX_WAIT", 0.0)
+# Always read from the primary, even inside a replica computation: the engine's tables, logins,
+# sessions, tokens and lockouts (a login must see its session at once).
+CACHECORE_REPLICA_PRIMARY_APPS = ("cachecore", "auth", "sessions", "contenttypes", "admin", "authtoken", "axes")
 DATABASE_ROUTERS = ["cachecore.routing.ReplicaRouter"] if CACHECORE_REPLICA_DATABASES else []
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -11,6 +11,7 @@ runs as the ``postgres`` user (``runuser``), in a directory it owns.
 """
 
 import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -52,8 +53,13 @@ def missing_reason() -> str | None:
     """Return why a private primary + replica cannot be started here, or None when it can."""
     if pg_bin_dir() is None:
         return "PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup) not found: apt-get install -y postgresql"
-    if os.geteuid() == 0 and not shutil.which("runuser"):
-        return "running as root and runuser is missing (PostgreSQL refuses to run as root)"
+    if os.geteuid() == 0:
+        if not shutil.which("runuser"):
+            return "running as root and runuser is missing (PostgreSQL refuses to run as root)"
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return "running as root and there is no postgres user to run the servers as"
     return None
 
 
@@ -170,8 +176,8 @@ class ReplicaCluster:
             DATABASE_POOL="0",
             CACHECORE_RELAY_THREAD="0",
             ENV_FILE="",
-            **extra,
         )
+        env.update(extra)
         return env
 
     def migrate(self) -> None:

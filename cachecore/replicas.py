@@ -58,10 +58,13 @@ def breaker(alias: str) -> CircuitBreaker:
     return found
 
 
-def choose(namespace: str, scope: str | None) -> str | None:
-    """Return the replica alias a computation of ``namespace``/``scope`` may read from, or None (primary)."""
+def choose(namespace: str, scope: str | None, *, allowed: bool = True) -> str | None:
+    """Return the replica alias a computation of ``namespace``/``scope`` may read from, or None (primary).
+
+    ``allowed=False`` (a namespace declared with ``replicas=False``) answers None at once.
+    """
     aliases = conf.settings.CACHECORE_REPLICA_DATABASES
-    if not aliases:
+    if not aliases or not allowed:
         return None
     alias, outcome = _choose(namespace, tiers.scope_column(scope), aliases)
     stats.record_replica(namespace, outcome)

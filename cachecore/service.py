@@ -290,7 +290,7 @@ class TieredCache:
         self._capture_durable(call)
         # Read replicas: after the generations and the durable token were captured, pick where
         # the computation reads (a replica past the last invalidation, else the primary).
-        replica = replicas.choose(ns.name, call.scope)
+        replica = replicas.choose(ns.name, call.scope, allowed=ns.replicas)
         created = self.wall_clock()
         value = replicas.run(replica, ns.name, compute)
         try:

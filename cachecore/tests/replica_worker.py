@@ -11,6 +11,8 @@ Usage: python cachecore/tests/replica_worker.py SCENARIO [SECONDS]
 - ``lag-unguarded``: the same with the replica rule switched off (the recorded position read as
   "no invalidation"): the negative control, which must serve the old name from the replica.
 - ``unavailable``: the replica URL names a closed port: computations run on the primary.
+- ``error``: the replica's backend is terminated during a computation: it runs again on the
+  primary, and the next one uses the replica again.
 """
 
 import json
@@ -160,6 +162,35 @@ def scenario_lag(seconds: float, *, guarded: bool = True) -> dict:
     }
 
 
+def scenario_error() -> dict:
+    """The replica's backend is terminated in the middle of a computation (a lost connection)."""
+    import psycopg
+    from django.conf import settings
+    from django.db import connections
+
+    owner = Owner.objects.create(name=f"error-{uuid.uuid4().hex[:8]}")
+    flush_pending()
+    wait_on_replica(owner.pk, owner.name)
+    runs = []
+
+    def compute() -> dict:
+        rows = Owner.objects.filter(pk=owner.pk)
+        name = rows.values_list("name", flat=True).first()
+        runs.append(rows.db)
+        if len(runs) == 1:
+            replica = settings.DATABASES["replica_1"]
+            pid = connections["replica_1"].connection.info.backend_pid
+            dsn = {"host": replica["HOST"], "port": replica["PORT"], "user": replica["USER"], "dbname": replica["NAME"]}
+            with psycopg.connect(**dsn, autocommit=True) as killer:
+                killer.execute("SELECT pg_terminate_backend(%s)", [pid])
+            name = rows.values_list("name", flat=True).first()  # the connection is gone: raises
+        return {"name": name, "db": rows.db}
+
+    value, _ = get_or_compute(NAMESPACES[0], {"owner_id": owner.pk, "variant": 1}, compute)
+    after = read(NAMESPACES[0], owner.pk, 2)
+    return {"value": value, "runs": runs, "expected": owner.name, "next": after, "outcomes": outcomes()}
+
+
 def scenario_unavailable() -> dict:
     owner = Owner.objects.create(name=f"down-{uuid.uuid4().hex[:8]}")
     flush_pending()
@@ -178,6 +209,8 @@ def main() -> None:
         result = scenario_lag(seconds, guarded=False)
     elif scenario == "unavailable":
         result = scenario_unavailable()
+    elif scenario == "error":
+        result = scenario_error()
     else:
         raise SystemExit(f"unknown scenario {scenario!r}")
     print(json.dumps(result))

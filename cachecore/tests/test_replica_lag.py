@@ -92,6 +92,14 @@ def test_a_caught_up_replica_computes_almost_everything(caught_up):
     assert found["on_replica"] >= 0.8 * found["computations"], found
 
 
+def test_a_replica_lost_during_a_computation_is_replaced_by_the_primary(caught_up):
+    found = run_worker(caught_up, "error")
+    assert found["runs"] == ["replica_1", "default"]
+    assert found["value"] == {"name": found["expected"], "db": "default"}
+    assert found["next"]["db"] == "replica_1"  # one failure does not open the breaker
+    assert found["outcomes"] == {"replica": 2, "error": 1}
+
+
 def test_an_unreachable_replica_leaves_computations_on_the_primary(replica_cluster):
     closed = f"postgres://postgres@127.0.0.1:{free_port()}/cw"
     found = run_worker(replica_cluster, "unavailable", replica_url=closed)

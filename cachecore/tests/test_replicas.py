@@ -45,6 +45,22 @@ def test_without_replicas_an_invalidation_records_no_position(make_ns):
     assert not CacheGeneration.objects.filter(namespace=ns.name).exists()
 
 
+@WITH_REPLICA
+def test_a_namespace_kept_off_replicas_asks_no_replica(make_ns):
+    ns = make_ns(replicas=False)
+    # No django_db mark: asking for a position or a replica's replay would raise here.
+    assert get_or_compute(ns.name, {"user_id": 1}, lambda: 1)[0] == 1
+    assert not [key for key in stats.totals() if key[0] == "replica"]
+
+
+@override_settings(CACHECORE_REPLICA_DATABASES=("replica_9",), CACHECORE_REPLICA_MAX_WAIT=-1)
+def test_system_checks_name_unknown_replica_aliases_and_a_negative_wait():
+    from cachecore.engine_checks import check_engine_settings
+
+    ids = sorted(error.id for error in check_engine_settings())
+    assert ids == ["cachecore.E102", "cachecore.E104"]
+
+
 # -- the router ----------------------------------------------------------------------------------
 
 

@@ -11,6 +11,8 @@ Usage: python cachecore/tests/replica_worker.py SCENARIO [SECONDS]
 - ``lag-unguarded``: the same with the replica rule switched off (the recorded position read as
   "no invalidation"): the negative control, which must serve the old name from the replica.
 - ``unavailable``: the replica URL names a closed port: computations run on the primary.
+- ``read-your-write``: a write, then cached reads of the key cached before and of new keys, and
+  a read inside a transaction that wrote, while the replica lags.
 - ``error``: the replica's backend is terminated during a computation: it runs again on the
   primary, and the next one uses the replica again.
 """
@@ -162,6 +164,36 @@ def scenario_lag(seconds: float, *, guarded: bool = True) -> dict:
     }
 
 
+def scenario_read_your_write() -> dict:
+    """A write, then cached reads in the same flow, while the replica lags (debounce 0 namespaces)."""
+    before, after, pending = (f"ryw-{uuid.uuid4().hex[:8]}-{state}" for state in ("before", "after", "pending"))
+    owner = Owner.objects.create(name=before)
+    flush_pending()
+    wait_on_replica(owner.pk, before)
+    warmed = read(NAMESPACES[0], owner.pk, 0)["name"]
+    stats.reset()
+    owner.name = after
+    owner.save()  # debounce 0: the committing thread applies the invalidation, no relay needed
+    cached_key, new_key = read(NAMESPACES[0], owner.pk, 0), read(NAMESPACES[0], owner.pk, 1)
+    with transaction.atomic():
+        owner.name = pending
+        owner.save()
+        in_transaction = read(NAMESPACES[0], owner.pk, 2)  # sees the transaction's own write
+    with replica_reads():
+        replica_now = Owner.objects.get(pk=owner.pk).name
+    return {
+        "before": before,
+        "after": after,
+        "pending": pending,
+        "warmed": warmed,
+        "cached_key": cached_key,
+        "new_key": new_key,
+        "in_transaction": in_transaction,
+        "replica_still": replica_now,
+        "outcomes": outcomes(),
+    }
+
+
 def scenario_error() -> dict:
     """The replica's backend is terminated in the middle of a computation (a lost connection)."""
     import psycopg
@@ -211,6 +243,8 @@ def main() -> None:
         result = scenario_unavailable()
     elif scenario == "error":
         result = scenario_error()
+    elif scenario == "read-your-write":
+        result = scenario_read_your_write()
     else:
         raise SystemExit(f"unknown scenario {scenario!r}")
     print(json.dumps(result))

@@ -79,6 +79,16 @@ def test_a_lagging_replica_never_refills_the_cache_with_the_value_before_the_wri
     print(f"\nreplica lagging {LAG_SECONDS} s: {found['computations']} computations, {found['on_primary']} fell back")
 
 
+def test_a_write_then_a_cached_read_in_the_same_flow_sees_the_write(lagging):
+    found = run_worker(lagging, "read-your-write")
+    assert found["warmed"] == found["before"]
+    assert found["replica_still"] == found["before"]  # the replica has none of the writes yet
+    assert found["cached_key"] == {"name": found["after"], "db": "default", "tier": "miss"}
+    assert found["new_key"] == {"name": found["after"], "db": "default", "tier": "miss"}
+    assert found["in_transaction"] == {"name": found["pending"], "db": "default", "tier": "miss"}
+    assert found["outcomes"] == {"lag": 2, "transaction": 1}
+
+
 def test_without_the_rule_the_lagging_replica_serves_the_value_before_the_write(lagging):
     """Negative control: reading the replica whatever it has replayed caches the old name."""
     found = run_worker(lagging, "lag-unguarded", "1")

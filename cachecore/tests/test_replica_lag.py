@@ -21,10 +21,10 @@ LAG_SECONDS = 2
 pytestmark = pytest.mark.postgres
 
 
-def run_worker(cluster, scenario: str, *args: str, replica_url: str | None = None) -> dict:
+def run_worker(cluster, scenario: str, *args: str, replica_url: str | None = None, **env: str) -> dict:
     done = subprocess.run(
         [sys.executable, str(WORKER), scenario, *args],
-        env=cluster.django_env(replica_url=replica_url),
+        env=cluster.django_env(replica_url=replica_url, **env),
         capture_output=True,
         text=True,
         timeout=120,
@@ -77,6 +77,13 @@ def test_a_lagging_replica_never_refills_the_cache_with_the_value_before_the_wri
     assert found["on_replica"] >= 2
     assert found["first_on_replica_at"] >= LAG_SECONDS - 0.5
     print(f"\nreplica lagging {LAG_SECONDS} s: {found['computations']} computations, {found['on_primary']} fell back")
+
+
+def test_with_a_bounded_wait_computations_wait_for_the_replica_instead_of_falling_back(lagging):
+    found = run_worker(lagging, "lag", "0.5", CACHECORE_REPLICA_MAX_WAIT=str(LAG_SECONDS + 2))
+    assert found["stale_reads"] == 0
+    assert found["on_replica"] == found["computations"] > 0
+    assert "lag" not in found["outcomes"]
 
 
 def test_a_write_then_a_cached_read_in_the_same_flow_sees_the_write(lagging):

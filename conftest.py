@@ -100,3 +100,20 @@ def pytest_configure(config):
     from django.db.models.signals import post_migrate
 
     post_migrate.connect(_empty_outbox_after_flush, dispatch_uid="tests.empty_outbox_after_flush")
+
+
+@pytest.fixture(scope="session")
+def replica_cluster():
+    """A private PostgreSQL primary and streaming replica with the project's tables, shared by the session.
+
+    Skipped (failed under REQUIRE_SERVICES=1) where the server binaries are missing.
+    """
+    from tests.pg_replica import ReplicaCluster, skip_or_fail_without_binaries
+
+    skip_or_fail_without_binaries()
+    cluster = ReplicaCluster().start()
+    try:
+        cluster.migrate()
+        yield cluster
+    finally:
+        cluster.stop()

@@ -55,6 +55,7 @@ register_namespace(
         l2_ttl=SESSION_TTL,
         debounce=0,
         ttl_for=session_ttl,
+        replicas=False,  # sessions are always read from the primary (docs/read-replicas.md)
     )
 )
 register_namespace(
@@ -65,6 +66,7 @@ register_namespace(
         l1_ttl=0,
         l2_ttl=AUTH_USER_TTL,
         debounce=0,
+        replicas=False,  # users are always read from the primary (docs/read-replicas.md)
     )
 )
 

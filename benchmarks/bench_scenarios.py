@@ -399,3 +399,23 @@ def comprehensive_user_data(get, user_id: int, *, latency: float = 3.0, misses: 
         out[f"miss/{tier}"] = round(statistics.median(miss_ms) / median)
     out["runs_per_hit_tier"] = runs
     return out
+
+
+def read_replica(requests: int = 100, rounds: int = 2) -> dict:
+    """Cold tracker pages without replicas, with a caught-up and with a lagging replica (replica_bench.py).
+
+    Runs on its own private primary + replica (the PostgreSQL server binaries, nothing else);
+    skipped, and said so, where they are missing. Full figures: benchmarks/results/replicas.md.
+    """
+    from benchmarks import replica_bench
+    from tests.pg_replica import missing_reason
+
+    reason = missing_reason()
+    if reason:
+        return {"skipped": reason}
+    summary = replica_bench.run(requests, rounds)["summary"]
+    figures = {}
+    for variant, row in summary.items():
+        figures[f"{variant} pages/s"] = row["pages_per_s"]
+        figures[f"{variant} primary statements/page"] = row["primary_statements_per_page"]
+    return figures

@@ -22,8 +22,10 @@ time from a committed write to the eviction in another process's L1 (Redis), com
 data with a simulated AI latency of 3 s (a miss, then L1, L2 and L3 hits), gunicorn -w 2 on
 loopback driven by ``wrk`` for 10 s per URL (skipped, and said so, without wrk: ``apt-get install
 wrk``), the state sync of 100,000 and 1,000,000 appended history rows in a fresh process each
-(PostgreSQL; the rows are removed again and the state rebuilt), and an L2 hit against a bare
-redis-py GET of the same bytes. Every ratio is printed with its target, met or not.
+(PostgreSQL; the rows are removed again and the state rebuilt), an L2 hit against a bare
+redis-py GET of the same bytes, and cold tracker pages without replicas, with a caught-up and
+with a lagging read replica on a private primary + replica (benchmarks/replica_bench.py; skipped,
+and said so, without the PostgreSQL server binaries). Every ratio is printed with its target, met or not.
 """
 
 from __future__ import annotations
@@ -301,6 +303,7 @@ def main() -> None:
         ),
         "state sync": bench_scenarios.state_sync(),
         "L2 hit": bench_scenarios.l2_hit_against_redis_get(stored.store(json.loads(page_bytes))),
+        "read replica": bench_scenarios.read_replica(),
     }
     floor = figures["floor: same bytes, no auth work"]["median_ms"]
     ratios = {

@@ -26,7 +26,8 @@ Contract (shared by trackers, contentplanning and monitoring):
     StepProgress(stdout)                            # progress bars of long commands (rich; plain lines in logs)
     long_running_started(role)                      # a long-running command starts: CACHECORE_LONG_RUNNING_HOOK(role)
     consistency_report() -> dict                    # the sampling verifier's counts (CACHECORE_VERIFY_RATE)
-    add_observer(obj)                               # obj.on_request/on_invalidation/on_error/... (metrics)
+    add_observer(obj)                               # obj.on_request/on_invalidation/on_error/on_replica/... (metrics)
+    with replica_reads(): ...                       # reads that tolerate a replica's lag (docs/read-replicas.md)
 """
 
 from cachecore.cachalot import uncached_reads
@@ -46,6 +47,7 @@ from cachecore.invalidation import info as invalidation_status
 from cachecore.namespaces import Namespace, all_namespaces, get_namespace, register_namespace
 from cachecore.prewarm import prewarmer
 from cachecore.progress import StepProgress
+from cachecore.replicas import replica_reads
 from cachecore.report import deployment_stats, set_deployment_source, stats
 from cachecore.service import CacheInfo, get_or_compute
 from cachecore.stats import add_observer, decode_totals, encode_totals, merge_totals, totals
@@ -70,6 +72,7 @@ __all__ = [
     "long_running_started",
     "prewarmer",
     "register_namespace",
+    "replica_reads",
     "StepProgress",
     "staleness_bound",
     "stats",

@@ -60,6 +60,17 @@ DEFAULTS = {
     # queue (a sampled hit that finds the queue full is dropped and counted).
     "CACHECORE_VERIFY_RATE": 0.0,
     "CACHECORE_VERIFY_QUEUE_SIZE": 100,
+    # Read replicas (docs/read-replicas.md): the database aliases of streaming replicas of the
+    # primary ("default"); empty = none, and the engine does no replica work at all. A computation
+    # that fills the cache runs on a replica only when it has replayed the namespace's (and
+    # scope's) last invalidation; when it has not, the engine waits up to REPLICA_MAX_WAIT seconds
+    # for it, then computes on the primary (a counted fallback).
+    "CACHECORE_REPLICA_DATABASES": (),
+    "CACHECORE_REPLICA_MAX_WAIT": 0.0,
+    # App labels whose models are always read from the primary, even inside a replica
+    # computation: the engine's own tables, and logins, sessions and permissions (a login must
+    # see its session at once, whatever the replica's lag).
+    "CACHECORE_REPLICA_PRIMARY_APPS": ("cachecore", "auth", "sessions", "contenttypes", "admin"),
 }
 
 

@@ -29,4 +29,22 @@ def check_engine_settings(app_configs=None, **kwargs) -> list[checks.CheckMessag
     for name in ("CACHECORE_LOCK_TIMEOUT", "CACHECORE_BREAKER_THRESHOLD", "CACHECORE_ACCESS_BATCH_SIZE"):
         if getattr(settings, name) <= 0:
             errors.append(checks.Error(f"{name} must be positive.", hint="Use a value above 0.", id="cachecore.E103"))
+    return errors + _replica_errors()
+
+
+def _replica_errors() -> list[checks.CheckMessage]:
+    errors = []
+    for alias in settings.CACHECORE_REPLICA_DATABASES:
+        if alias == "default" or alias not in django_settings.DATABASES:
+            errors.append(
+                checks.Error(
+                    f"CACHECORE_REPLICA_DATABASES names {alias!r}, which is not a replica alias of DATABASES.",
+                    hint="Set DATABASE_REPLICA_URLS; the settings derive the aliases from it.",
+                    id="cachecore.E104",
+                )
+            )
+    if settings.CACHECORE_REPLICA_MAX_WAIT < 0:
+        errors.append(
+            checks.Error("CACHECORE_REPLICA_MAX_WAIT is negative.", hint="Use 0 or more.", id="cachecore.E102")
+        )
     return errors

@@ -13,7 +13,7 @@ bump of an outage and the per-process local-memory L2 of the embedded default.
 
 import secrets
 
-from cachecore import tiers
+from cachecore import conf, tiers
 from cachecore.keys import EPOCH_KEY, Generations, generation_key, value_key
 from cachecore.namespaces import get_namespace
 
@@ -86,15 +86,23 @@ def bump_durable(namespace: str, scope: str | None = None) -> None:
     generation must also see the new durable token, or it could serve an old L3 row and write it
     back into L2 under the new generation. Raises BumpFailed when the database is unreachable
     (the L3 breaker is forced open, so L3 is not read until it recovers).
+
+    With read replicas configured the same statement stores the primary's WAL position, for
+    every namespace (``cachecore.wal``): a computation that fills the cache runs on a replica
+    only once the replica has replayed past it (``cachecore.replicas``). Its failure fails the
+    invalidation too, which is then retried.
     """
-    if not _is_persistent(namespace):
+    persistent = _is_persistent(namespace)
+    record_lsn = bool(conf.settings.CACHECORE_REPLICA_DATABASES)
+    if not persistent and not record_lsn:
         return
     try:
-        tiers.l3_bump_generation(namespace, scope, new_token())
+        tiers.l3_bump_generation(namespace, scope, new_token() if persistent else None, record_lsn=record_lsn)
     except tiers.TierUnavailable as exc:
         tiers.l3_breaker.force_open(f"durable generation bump of {namespace!r} failed")
         raise BumpFailed(f"durable generation of {namespace!r}: {exc}") from exc
-    tiers.l3_delete(namespace, scope)  # clean-up only: the token bump already retired the rows
+    if persistent:
+        tiers.l3_delete(namespace, scope)  # clean-up only: the token bump already retired the rows
 
 
 def bump_l2(namespace: str, scope: str | None = None) -> str:

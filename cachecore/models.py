@@ -41,13 +41,17 @@ class CacheGeneration(models.Model):
     (a Redis flush or restart, another process's local-memory L2): the tokens live here, next to
     the rows, and an invalidation replaces them before it deletes the rows. Rows are never
     deleted: a missing row reads as the initial token, so removing one could revive a row written
-    under that token.
+    under that token. With read replicas every namespace has rows here, carrying the WAL
+    position of its last invalidation (namespaces without L3 keep the initial token).
     """
 
     namespace = models.CharField(max_length=100)
     scope = models.CharField(max_length=200, blank=True, default="")
     token = models.CharField(max_length=32)
     updated_at = models.DateTimeField()
+    # With read replicas: the primary's WAL position when the last invalidation of this namespace
+    # or scope was applied (cachecore.wal); a replica that has not replayed it computes nothing.
+    lsn = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         verbose_name = "cache generation"

@@ -21,6 +21,8 @@ class Namespace:
     ``ttl_for(value)`` may cap the TTL of one value (e.g. a degraded result for 60 s).
     ``verify_rate`` (0..1) is the fraction of hits the sampling verifier recomputes and compares
     (``None``: ``CACHECORE_VERIFY_RATE``; 0 opts out, e.g. for an expensive or external compute).
+    ``replicas=False`` keeps the namespace's computations on the primary without asking a read
+    replica (for computations that read only tables the router keeps there, e.g. sessions).
     """
 
     name: str
@@ -36,6 +38,7 @@ class Namespace:
     max_wait: float | None = None
     ttl_for: Callable[[Any], float | None] | None = None
     verify_rate: float | None = None
+    replicas: bool = True
 
     @cached_property
     def param_set(self) -> frozenset[str]:

@@ -4,7 +4,7 @@ Reads the counters and asks L1, the breakers and the access tracker for their st
 here is on the hot path (health pages, ``cache_stats``, the admin).
 """
 
-from cachecore import access, conf, tiers
+from cachecore import access, conf, replicas, tiers
 from cachecore.stats import TIERS, totals
 
 
@@ -89,6 +89,13 @@ def stats(raw: dict | None = None) -> dict:
             ns_entry(key[1])["invalidations"] += value
         elif kind == "invfail":
             ns_entry(key[1])["invalidation_failures"] += value
+        elif kind == "replica":  # where computations ran (read replicas configured)
+            _, name, outcome = key
+            where = ns_entry(name).setdefault("replica", {"reads": 0, "fallbacks": {}})
+            if outcome == replicas.REPLICA:
+                where["reads"] += value
+            else:
+                where["fallbacks"][outcome] = where["fallbacks"].get(outcome, 0) + value
 
     for name, count in tiers.l1.entries_by_namespace().items():
         ns_entry(name)["l1_entries"] = count
@@ -102,6 +109,7 @@ def stats(raw: dict | None = None) -> dict:
         if key[0] == "inv":
             inv_by_source[key[2]] = inv_by_source.get(key[2], 0) + value
     errors = {t: raw.get(("error", t), 0) for t in TIERS}
+    replica_summary = replicas.summary(raw)
     return {
         "enabled": bool(conf.settings.CACHE_ENABLED),
         "hits": requests["hits"],
@@ -127,4 +135,5 @@ def stats(raw: dict | None = None) -> dict:
         "breakers": {name: b.info() for name, b in tiers.breakers().items()},
         "access": access.info(),
         "namespaces": dict(sorted(namespaces.items())),
+        **({"replicas": replica_summary} if replica_summary is not None else {}),
     }

@@ -3,7 +3,9 @@
 A value is looked up tier by tier; a hit in a lower tier is written back to the upper tiers; a
 miss computes once per key (per process, and per cluster through an L2 lock) and writes through.
 Generations are captured *before* compute() reads the database and the value is written under
-them, so a value computed from an old snapshot is never served once the bump is visible.
+them, so a value computed from an old snapshot is never served once the bump is visible. With
+read replicas, compute() reads from a replica only when it has replayed the invalidation that
+made those generations (``cachecore.replicas``), otherwise from the primary.
 """
 
 import json
@@ -12,7 +14,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from cachecore import access, coherence, conf, generations, keys, singleflight, stats, tiers
+from cachecore import access, coherence, conf, generations, keys, replicas, singleflight, stats, tiers
 from cachecore.namespaces import Namespace, get_namespace
 from cachecore.verifier import verifier
 
@@ -288,8 +290,11 @@ class TieredCache:
         stats.record_request(ns.name, "miss", "miss")
         stats.record_compute(ns.name)
         self._capture_durable(call)
+        # Read replicas: after the generations and the durable token were captured, pick where
+        # the computation reads (a replica past the last invalidation, else the primary).
+        replica = replicas.choose(ns.name, call.scope, allowed=ns.replicas)
         created = self.wall_clock()
-        value = compute()
+        value = replicas.run(replica, ns.name, compute)
         try:
             # allow_nan=False: NaN and Infinity are not JSON, and PostgreSQL's jsonb refuses them;
             # a value every tier cannot store is refused before any tier is written.

@@ -23,7 +23,13 @@ _retired: dict = {}
 _registry_lock = threading.Lock()
 _observers: list = []
 # Bound methods per hook, rebuilt when observers change, so a call site loops over a plain list.
-_hooks: dict[str, list] = {"on_request": [], "on_invalidation": [], "on_error": [], "on_invalidation_failure": []}
+_hooks: dict[str, list] = {
+    "on_request": [],
+    "on_invalidation": [],
+    "on_error": [],
+    "on_invalidation_failure": [],
+    "on_replica": [],
+}
 
 
 def _counts() -> dict:
@@ -102,8 +108,20 @@ def record_invalidation_failure(namespace: str) -> None:
         _notify("on_invalidation_failure", namespace)
 
 
+def record_replica(namespace: str, outcome: str) -> None:
+    """Count where a computation of ``namespace`` ran: "replica", or the reason it ran on the primary.
+
+    Reasons: "lag" (no replica had replayed the last invalidation in time), "unavailable" (no
+    replica answered), "error" (the replica failed during the computation), "unknown" (the last
+    invalidation's position could not be read), "transaction" (inside a transaction of the primary).
+    """
+    _incr(("replica", namespace, outcome))
+    if _hooks["on_replica"]:
+        _notify("on_replica", namespace, outcome)
+
+
 def add_observer(observer) -> None:
-    """Register an object implementing any of on_request/on_invalidation/on_error/on_invalidation_failure."""
+    """Register an object implementing any of on_request/on_invalidation/on_error/on_invalidation_failure/on_replica."""
     with _registry_lock:
         if observer not in _observers:
             _observers.append(observer)

@@ -15,10 +15,11 @@ def reset() -> None:
     Also switches the access flusher to manual mode, so tests call ``access.flush()`` and no
     background thread writes to the test database.
     """
-    from cachecore import access, generations, singleflight, stats, tiers
+    from cachecore import access, generations, replicas, singleflight, stats, tiers
     from cachecore.service import cache
 
     tiers.reset()
+    replicas.reset()
     generations.reset()
     stats.reset()
     singleflight.reset()

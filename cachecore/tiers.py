@@ -459,9 +459,14 @@ def _l3_read(fn, *args):
     return result
 
 
-def _l3_bump(namespace: str, scope: str, token: str) -> None:
+def _l3_bump(namespace: str, scope: str, token: str | None, record_lsn: bool) -> None:
     from cachecore.models import CacheGeneration
 
+    if record_lsn:  # read replicas: the primary's WAL position goes with the token (cachecore.wal)
+        from cachecore import wal
+
+        wal.record_bump(namespace, scope, token, datetime.now(UTC), initial=INITIAL_GENERATION)
+        return
     CacheGeneration.objects.bulk_create(
         [CacheGeneration(namespace=namespace, scope=scope, token=token, updated_at=datetime.now(UTC))],
         update_conflicts=True,
@@ -470,9 +475,13 @@ def _l3_bump(namespace: str, scope: str, token: str) -> None:
     )
 
 
-def l3_bump_generation(namespace: str, scope: str | None, token: str) -> None:
-    """Replace the durable token of a namespace (or one scope): every L3 row written before is retired."""
-    l3_call(_l3_bump, namespace, scope_column(scope), token)
+def l3_bump_generation(namespace: str, scope: str | None, token: str | None, *, record_lsn: bool = False) -> None:
+    """Replace the durable token of a namespace (or one scope): every L3 row written before is retired.
+
+    With ``record_lsn`` (read replicas configured) the primary's WAL position is stored with it,
+    in the same statement; ``token=None`` then records only the position (a namespace without L3).
+    """
+    l3_call(_l3_bump, namespace, scope_column(scope), token, record_lsn)
 
 
 def _l3_set(entry) -> None:

@@ -131,6 +131,33 @@ if not IS_POSTGRES:
 if IS_POSTGRES and env_str("TEST_DATABASE_NAME"):
     _db["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME")}
 DATABASES = {"default": _db}
+# Read replicas (docs/read-replicas.md): DATABASE_REPLICA_URLS=postgres://...,postgres://... adds
+# aliases replica_1, replica_2, ... with the primary's options; cachecore's router sends the
+# computations that fill the cache (and reads marked with replica_reads()) to them, only when a
+# replica has replayed the namespace's last invalidation. Unset: no router, nothing changes.
+DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS", [])
+if DATABASE_REPLICA_URLS and not IS_POSTGRES:
+    raise SettingsError("DATABASE_REPLICA_URLS needs a postgres:// DATABASE_URL (replicas stream from its primary).")
+for _number, _url in enumerate(DATABASE_REPLICA_URLS, start=1):
+    try:
+        _replica = dj_database_url.parse(_url, conn_max_age=0)
+    except ValueError as exc:
+        message = f"DATABASE_REPLICA_URLS entry {_number} must be a postgres:// URL ({_url!r}: {exc})."
+        raise SettingsError(message) from exc
+    if _replica["ENGINE"] != "django.db.backends.postgresql" or not _replica.get("NAME"):
+        raise SettingsError(
+            f"DATABASE_REPLICA_URLS entry {_number} must be a postgres://host:port/database URL (got {_url!r})."
+        )
+    _replica["ENGINE"] = _db["ENGINE"]
+    _replica["OPTIONS"] = {**_db.get("OPTIONS", {}), **_replica.get("OPTIONS", {})}
+    _replica["TEST"] = {"MIRROR": "default"}  # tests never create a database on a replica
+    DATABASES[f"replica_{_number}"] = _replica
+CACHECORE_REPLICA_DATABASES = tuple(alias for alias in DATABASES if alias != "default")
+CACHECORE_REPLICA_MAX_WAIT = env_float("CACHECORE_REPLICA_MAX_WAIT", 0.0)
+# Always read from the primary, even inside a replica computation: the engine's tables, logins,
+# sessions, tokens and lockouts (a login must see its session at once).
+CACHECORE_REPLICA_PRIMARY_APPS = ("cachecore", "auth", "sessions", "contenttypes", "admin", "authtoken", "axes")
+DATABASE_ROUTERS = ["cachecore.routing.ReplicaRouter"] if CACHECORE_REPLICA_DATABASES else []
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (L2 and cachalot) ----------------------------------------------------------------

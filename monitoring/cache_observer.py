@@ -15,6 +15,8 @@ from monitoring.metrics import (
     CACHE_INVALIDATIONS_TOTAL,
     CACHE_OUTBOX_OLDEST_AGE_SECONDS,
     CACHE_OUTBOX_PENDING,
+    CACHE_REPLICA_FALLBACKS_TOTAL,
+    CACHE_REPLICA_READS_TOTAL,
     CACHE_REQUESTS_TOTAL,
     CACHE_TIER_ERRORS_TOTAL,
     CACHE_VERIFIED_READS_TOTAL,
@@ -81,6 +83,13 @@ class MetricsObserver:
     def on_invalidation_failure(self, namespace: str) -> None:
         """Count an invalidation that could not be completed."""
         CACHE_INVALIDATION_FAILURES_TOTAL.labels(namespace=namespace).inc()
+
+    def on_replica(self, namespace: str, outcome: str) -> None:
+        """Count a computation on a read replica, or one that fell back to the primary (outcome = reason)."""
+        if outcome == "replica":
+            CACHE_REPLICA_READS_TOTAL.labels(namespace=namespace).inc()
+        else:
+            CACHE_REPLICA_FALLBACKS_TOTAL.labels(namespace=namespace, reason=outcome).inc()
 
     def on_verified(self, namespace: str, inconsistent: bool) -> None:
         """Count a verified hit, or a verified hit judged inconsistent (the sampling verifier)."""

@@ -90,6 +90,7 @@ def cache_report() -> dict:
         },
         **seed_fields,  # seed 003's total/valid/expired/ttl and one "<name>Cache" object per namespace
         "outbox": outbox_report(),
+        **({"replicas": raw["replicas"]} if "replicas" in raw else {}),  # docs/read-replicas.md
     }
 
 

@@ -44,6 +44,17 @@ CACHE_INCONSISTENT_READS_TOTAL = Counter(
 CACHE_VERIFY_DROPPED_TOTAL = Counter(
     "cachecore_verify_dropped_total", "Sampled hits the verifier dropped (queue or suspect list full).", ["namespace"]
 )
+CACHE_REPLICA_READS_TOTAL = Counter(
+    "cachecore_replica_reads_total",
+    "Computations that filled the cache from a read replica (docs/read-replicas.md).",
+    ["namespace"],
+)
+CACHE_REPLICA_FALLBACKS_TOTAL = Counter(
+    "cachecore_replica_fallbacks_total",
+    "Computations that ran on the primary although read replicas are configured, by reason "
+    "(lag, unavailable, error, unknown, transaction).",
+    ["namespace", "reason"],
+)
 CACHE_OUTBOX_PENDING = Gauge(
     "cachecore_outbox_pending",
     "Committed invalidations not yet applied by a relay (read from the outbox at scrape time).",

@@ -14,7 +14,16 @@ PROBE = (
     "'cache': c['BACKEND'], 'location': c.get('LOCATION'), 'debug': settings.DEBUG, "
     "'cache_enabled': settings.CACHE_ENABLED, 'hosts': settings.ALLOWED_HOSTS}))"
 )
-CLEARED = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "CACHE_ENABLED", "TEST_DATABASE_NAME")
+CLEARED = (
+    "DATABASE_URL",
+    "DATABASE_REPLICA_URLS",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "DEBUG",
+    "ALLOWED_HOSTS",
+    "CACHE_ENABLED",
+    "TEST_DATABASE_NAME",
+)
 
 
 def load_settings(**env):
@@ -76,3 +85,44 @@ def test_unsupported_database_url_is_refused():
     proc = load_settings(DEBUG="1", DATABASE_URL="mysql://u@h/db")
     assert proc.returncode != 0
     assert "DATABASE_URL must be a postgres:// URL" in proc.stderr
+
+
+REPLICA_PROBE = (
+    "import json, django; from django.conf import settings; django.setup(); "
+    "print(json.dumps({'aliases': list(settings.DATABASES), 'routers': settings.DATABASE_ROUTERS, "
+    "'replicas': list(settings.CACHECORE_REPLICA_DATABASES), "
+    "'replica': {k: settings.DATABASES['replica_2'][k] for k in ('ENGINE', 'HOST', 'PORT', 'NAME', 'TEST')}}))"
+)
+
+
+def test_replica_urls_add_one_alias_each_and_the_router():
+    base = {k: v for k, v in os.environ.items() if k not in CLEARED}
+    base.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DEBUG="1",
+        DATABASE_URL="postgres://u@primary.example/app",
+        DATABASE_REPLICA_URLS="postgres://u@r1.example/app, postgres://u@r2.example:5433/app",
+    )
+    proc = subprocess.run([sys.executable, "-c", REPLICA_PROBE], cwd=ROOT, env=base, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    cfg = json.loads(proc.stdout)
+    assert cfg["aliases"] == ["default", "replica_1", "replica_2"]
+    assert cfg["replicas"] == ["replica_1", "replica_2"]
+    assert cfg["routers"] == ["cachecore.routing.ReplicaRouter"]
+    assert cfg["replica"]["ENGINE"] == "django_prometheus.db.backends.postgresql"
+    assert (cfg["replica"]["HOST"], cfg["replica"]["PORT"], cfg["replica"]["NAME"]) == ("r2.example", 5433, "app")
+    assert cfg["replica"]["TEST"]["MIRROR"] == "default"
+
+
+def test_a_bad_replica_url_names_the_variable():
+    proc = load_settings(
+        DEBUG="1", DATABASE_URL="postgres://u@h/app", DATABASE_REPLICA_URLS="postgres://u@r1/app,mysql://u@r2/app"
+    )
+    assert proc.returncode != 0
+    assert "DATABASE_REPLICA_URLS entry 2 must be a postgres://" in proc.stderr
+
+
+def test_replicas_need_a_postgres_primary():
+    proc = load_settings(DEBUG="1", DATABASE_REPLICA_URLS="postgres://u@r1/app")
+    assert proc.returncode != 0
+    assert "DATABASE_REPLICA_URLS needs a postgres:// DATABASE_URL" in proc.stderr

@@ -10,7 +10,7 @@ from datetime import timedelta
 from functools import partial
 
 from cachalot.api import cachalot_disabled
-from django.db import connection
+from django.db import connection, connections, router
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Window
 from django.utils import timezone
 from rest_framework.fields import DateTimeField
@@ -357,7 +357,9 @@ def _latest_rows_lateral(tracker_ids: list[int]) -> list[dict]:
             LIMIT 1
         ) AS h
     """
-    with connection.cursor() as cursor:
+    # The router's choice, like the ORM reads around it: a replica inside a cache computation
+    # that may use one (docs/read-replicas.md), the primary otherwise.
+    with connections[router.db_for_read(LocationHistory)].cursor() as cursor:
         cursor.execute(sql, [list(tracker_ids)])
         names = [column.name for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

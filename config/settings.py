@@ -10,6 +10,7 @@ from pathlib import Path
 import dj_database_url
 
 from config.env import SettingsError, env_bool, env_float, env_int, env_list, env_str, load_env_file
+from config.redis_sentinel import sentinel_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 ENV_FILE = load_env_file(BASE_DIR / ".env")  # git-ignored; the environment wins over it
@@ -127,6 +128,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (L2 and cachalot) ----------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+# Sentinel: REDIS_URL is then redis://[:password@]<service>/<db> (config/redis_sentinel.py).
+REDIS_SENTINELS, REDIS_SENTINEL_SERVICE = sentinel_config(
+    REDIS_URL, env_str("REDIS_SENTINELS"), env_str("REDIS_SENTINEL_SERVICE")
+)
 CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "cw")
 if REDIS_URL:
     CACHES = {
@@ -142,6 +147,17 @@ if REDIS_URL:
             },
         }
     }
+    if REDIS_SENTINELS:
+        # The master is asked from the Sentinels at every (re)connection: L2, the generations, the
+        # locks and the coherence subscriber (all on this alias's client) follow a failover.
+        _sentinel_timeout = CACHES["default"]["OPTIONS"]["SOCKET_CONNECT_TIMEOUT"]
+        CACHES["default"]["OPTIONS"].update(
+            {
+                "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+                "SENTINELS": REDIS_SENTINELS,
+                "SENTINEL_KWARGS": {"socket_connect_timeout": _sentinel_timeout, "socket_timeout": _sentinel_timeout},
+            }
+        )
     # django-cachalot invalidates inside every ORM write to the tables it caches: on its own alias
     # that ignores Redis errors, so a full or stalled Redis never makes a write fail (a missed
     # cachalot invalidation is bounded by CACHALOT_TIMEOUT; cachecore's own values never read

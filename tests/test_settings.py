@@ -14,7 +14,17 @@ PROBE = (
     "'cache': c['BACKEND'], 'location': c.get('LOCATION'), 'debug': settings.DEBUG, "
     "'cache_enabled': settings.CACHE_ENABLED, 'hosts': settings.ALLOWED_HOSTS}))"
 )
-CLEARED = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "CACHE_ENABLED", "TEST_DATABASE_NAME")
+CLEARED = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "REDIS_SENTINELS",
+    "REDIS_SENTINEL_SERVICE",
+    "SECRET_KEY",
+    "DEBUG",
+    "ALLOWED_HOSTS",
+    "CACHE_ENABLED",
+    "TEST_DATABASE_NAME",
+)
 
 
 def load_settings(**env):

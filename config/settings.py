@@ -216,6 +216,10 @@ CACHECORE_RELAY_POLL_SECONDS = env_float("CACHECORE_RELAY_POLL_SECONDS", 1.0)
 CACHECORE_RELAY_LEASE_SECONDS = env_float("CACHECORE_RELAY_LEASE_SECONDS", 2.0)
 CACHECORE_COHERENCE_CHECK_SECONDS = env_float("CACHECORE_COHERENCE_CHECK_SECONDS", 0.5)
 CACHECORE_L1_MAX_TTL = env_float("CACHECORE_L1_MAX_TTL", 300.0)
+# An invalidation is applied once this many Redis replicas have it (cachecore/replication.py):
+# by default one with Sentinel, whose failover would otherwise lose a bump made just before it.
+CACHECORE_REDIS_WAIT_REPLICAS = env_int("CACHECORE_REDIS_WAIT_REPLICAS", 1 if REDIS_SENTINELS else 0)
+CACHECORE_REDIS_WAIT_TIMEOUT = env_float("CACHECORE_REDIS_WAIT_TIMEOUT", 0.2)
 # What a long-running cachecore command (cache_relay) calls at start: here,
 # serve its own /metrics when METRICS_PORT is set (cachecore never imports monitoring itself).
 CACHECORE_LONG_RUNNING_HOOK = "monitoring.exporter.serve_metrics"

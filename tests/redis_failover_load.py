@@ -1,10 +1,10 @@
 """Kill the Redis master under a read and write load through gunicorn, and measure what clients saw.
 
-The pieces of ``tests/test_redis_failover.py`` (and of ``benchmarks/redis_failover.py``, which
-prints the figures): a gunicorn with two workers on PostgreSQL (the test database), its cache on a private
-Sentinel topology (tests/sentinel_topology.py); writer threads POST location reports (version v of
-a tracker = a report timestamped ``BASE + v`` seconds), reader threads GET the tracker's detail and
-read the version off its newest report. The master is SIGKILLed mid-run.
+The pieces of ``tests/test_redis_failover.py`` (run it with ``-s`` for the figures): a gunicorn
+with two workers on PostgreSQL (the test database), its cache on a private Sentinel topology
+(tests/sentinel_topology.py); writer threads POST location reports (version v of a tracker = a
+report timestamped ``BASE + v`` seconds), reader threads GET the tracker's detail and read the
+version off its newest report. The master is SIGKILLed mid-run.
 
 Staleness of a read: it started at ``s`` and saw version v while version v+1 had been committed
 (its POST answered) at ``c < s``: stale by ``s - c``; beyond the bound when that exceeds

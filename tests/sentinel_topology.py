@@ -14,6 +14,7 @@ REQUIRE_SERVICES=1), as for ``tests.services.PrivateRedisServer``.
 """
 
 import secrets
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -80,6 +81,7 @@ class SentinelTopology:
         """Kill every process of the topology."""
         for process in self.processes.values():
             if process.poll() is None:
+                process.send_signal(signal.SIGCONT)
                 process.kill()
                 process.wait(5)
         self.processes.clear()
@@ -175,6 +177,14 @@ class SentinelTopology:
         """Return a plain client of the current master (by the Sentinels' answer)."""
         _host, port = self.master_address()
         return _client(port, 2.0)
+
+    def freeze(self, port: int) -> None:
+        """Stop a server answering without closing its connections (SIGSTOP)."""
+        self.processes[port].send_signal(signal.SIGSTOP)
+
+    def thaw(self, port: int) -> None:
+        """Let a frozen server answer again (SIGCONT)."""
+        self.processes[port].send_signal(signal.SIGCONT)
 
     def kill_master(self) -> int:
         """SIGKILL the current master; return its port."""

@@ -3,7 +3,7 @@
 0 server errors, 0 reads stale beyond the bound after the failover, every invalidation committed
 during the failover applied (the outbox is empty and every tracker shows its last write). The
 figures (failover time, time until reads and writes use the new master) are printed (``-s``),
-never asserted; ``benchmarks/redis_failover.py`` records them. On PostgreSQL (the services half),
+never asserted (docs/operations.md quotes them with the command). On PostgreSQL (the services half),
 as a deployment of several hosts runs.
 """
 

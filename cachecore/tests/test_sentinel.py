@@ -50,6 +50,7 @@ def sentinel_l2(topology, settings):
     settings.CACHECORE_CACHE_ALIAS = "sentinel"
     settings.CACHECORE_CHANNEL = CHANNEL
     settings.CACHECORE_BREAKER_COOLDOWN = 0.5
+    settings.CACHECORE_REDIS_WAIT_REPLICAS = 1  # as config/settings.py sets it with REDIS_SENTINELS
     coherence.stop()
     try:
         yield topology
@@ -145,3 +146,21 @@ def test_a_failover_is_followed_by_l2_the_subscriber_and_the_outbox(sentinel_l2)
             if peer.poll() is None:
                 peer.kill()
                 peer.wait(5)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_invalidation_is_kept_until_the_replica_has_it(sentinel_l2):
+    """Deleting the row before the replica has the bump would let a failover bring the old value back."""
+    topology = sentinel_l2
+    with temporary_namespace("test.sentinel.wait", l1_ttl=300, l2_ttl=300, debounce=0):
+        assert get_or_compute("test.sentinel.wait", {}, lambda: "old")[0] == "old"
+        topology.freeze(topology.replica_port)  # connected, but acknowledges nothing
+        try:
+            with transaction.atomic():
+                invalidate("test.sentinel.wait")
+            assert pending_keys() == {("test.sentinel.wait", None)}  # bumped on the master, not yet safe
+            tiers.l1_clear()
+            assert get_or_compute("test.sentinel.wait", {}, lambda: "new")[0] == "new"  # the master has the bump
+        finally:
+            topology.thaw(topology.replica_port)
+        assert wait_until(lambda: (flush_pending(), pending_keys())[1] == set(), timeout=10)

@@ -91,7 +91,7 @@ def _publish_sequenced(client, channel: str, body: str) -> int:
     try:
         return int(script(keys=[sequence_key(channel)], args=[channel, body], client=client))
     except Exception as exc:  # noqa: BLE001 - only an OOM refusal has a fallback
-        if not _is_oom(exc):
+        if not is_oom(exc):
             raise
     # Redis is full (maxmemory + noeviction) and refuses the INCR, but PUBLISH allocates nothing
     # lasting and is allowed: send the message unsequenced ("-"), so it still evicts.
@@ -99,7 +99,8 @@ def _publish_sequenced(client, channel: str, body: str) -> int:
     return 0
 
 
-def _is_oom(exc: Exception) -> bool:
+def is_oom(exc: Exception) -> bool:
+    """Return whether ``exc`` is Redis refusing a write for memory (maxmemory with noeviction)."""
     from redis.exceptions import OutOfMemoryError
 
     return isinstance(exc, OutOfMemoryError) or "OOM" in str(exc) or "maxmemory" in str(exc)

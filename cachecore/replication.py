@@ -9,7 +9,8 @@ ordered stream, so a replica that acknowledges the fence has every earlier write
 the sequenced publish included. When fewer than min(n, replicas connected now) acknowledge within
 ``CACHECORE_REDIS_WAIT_TIMEOUT`` the invalidation counts as not applied: its row stays and a
 relay retries it. With no replica connected there is none to wait for (and none that Sentinel
-could promote without a full resynchronisation first).
+could promote without a full resynchronisation first); a Redis that refuses writes for memory
+(the bump then only deleted the old generation) is not waited for either.
 """
 
 from cachecore import coherence, tiers
@@ -46,4 +47,11 @@ def _fence(client, needed: int, timeout_ms: int) -> tuple[int, int]:
     pipe = client.pipeline(transaction=False)  # one connection: WAIT covers the fence write
     pipe.incr(fence_key())
     pipe.wait(wanted, timeout_ms)
-    return wanted, int(pipe.execute()[1])
+    try:
+        return wanted, int(pipe.execute()[1])
+    except Exception as exc:  # noqa: BLE001 - only a refusal for memory is expected here
+        if not coherence.is_oom(exc):
+            raise
+    # Redis is full (maxmemory + noeviction): the bump could only delete the old generation and
+    # nothing more can be written; waiting cannot succeed, and keeping the row would retry forever.
+    return 0, 0

@@ -164,3 +164,17 @@ def test_an_invalidation_is_kept_until_the_replica_has_it(sentinel_l2):
         finally:
             topology.thaw(topology.replica_port)
         assert wait_until(lambda: (flush_pending(), pending_keys())[1] == set(), timeout=10)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_full_master_still_retires_without_waiting(sentinel_l2):
+    """Redis full with noeviction: the bump deletes the old generation, and the fence is not retried forever."""
+    master = sentinel_l2.master_client()
+    with temporary_namespace("test.sentinel.full", l1_ttl=300, l2_ttl=300, debounce=0):
+        assert get_or_compute("test.sentinel.full", {}, lambda: "old")[0] == "old"
+        master.config_set("maxmemory-policy", "noeviction")
+        master.config_set("maxmemory", "1")
+        assert invalidate_now("test.sentinel.full") is True
+        assert pending_keys() == set()
+        tiers.l1_clear()
+        assert get_or_compute("test.sentinel.full", {}, lambda: "new")[0] == "new"

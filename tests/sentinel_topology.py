@@ -8,8 +8,8 @@ REQUIRE_SERVICES=1), as for ``tests.services.PrivateRedisServer``.
 
     topology = SentinelTopology(tmp_path).start()
     env = topology.env(db=0)          # REDIS_URL, REDIS_SENTINELS, REDIS_SENTINEL_SERVICE
-    topology.kill_master()            # SIGKILL
-    topology.wait_for_failover()      # the replica is the master the Sentinels name
+    old = topology.kill_master()      # SIGKILL (or topology.switchover(): SENTINEL FAILOVER)
+    topology.wait_for_failover(old)   # the replica is the master the Sentinels name
     topology.stop()
 """
 
@@ -185,6 +185,12 @@ class SentinelTopology:
     def thaw(self, port: int) -> None:
         """Let a frozen server answer again (SIGCONT)."""
         self.processes[port].send_signal(signal.SIGCONT)
+
+    def switchover(self) -> int:
+        """Ask a Sentinel for a planned failover (the master stays up and is demoted); return its port."""
+        _host, port = self.master_address()
+        _client(self.sentinel_ports[0]).execute_command("SENTINEL", "FAILOVER", self.service)
+        return port
 
     def kill_master(self) -> int:
         """SIGKILL the current master; return its port."""

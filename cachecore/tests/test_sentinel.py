@@ -129,6 +129,7 @@ def test_a_failover_is_followed_by_l2_the_subscriber_and_the_outbox(sentinel_l2)
             # This process's subscriber went through the drop path and follows the new master.
             assert wait_until(lambda: subscriber.connects >= 2 and subscriber.connected.is_set(), timeout=20)
             assert subscriber.drops.get("disconnected", 0) >= 1 and subscriber.drops["connect"] >= 2
+            assert subscriber.master == ("127.0.0.1", new_port) and subscriber.master_changes == 1
             line = peer.stdout.readline().strip()
             assert line.startswith("resubscribed "), line + peer.stderr.read()
             resubscribed = json.loads(line.split(" ", 1)[1])
@@ -178,3 +179,24 @@ def test_a_full_master_still_retires_without_waiting(sentinel_l2):
         assert pending_keys() == set()
         tiers.l1_clear()
         assert get_or_compute("test.sentinel.full", {}, lambda: "new")[0] == "new"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_planned_switchover_moves_the_subscriber_and_retires_l2(sentinel_l2):
+    """SENTINEL FAILOVER leaves the old master writable for seconds: follow the Sentinels, not the socket."""
+    topology = sentinel_l2
+    with temporary_namespace("test.sentinel.switch", l1_ttl=300, l2_ttl=300):
+        subscriber = coherence.ensure_started()
+        assert subscriber.connected.wait(5)
+        assert get_or_compute("test.sentinel.switch", {}, lambda: "before")[0] == "before"
+        topology.master_client().execute_command("WAIT", 1, 2000)
+        old_port = topology.switchover()
+        new_port = topology.wait_for_failover(old_port)
+        # Within a few check intervals, long before the old master is reconfigured and drops its
+        # clients (seconds later), the subscriber is on the new master.
+        assert wait_until(lambda: subscriber.master == ("127.0.0.1", new_port), timeout=3)
+        assert subscriber.master_changes == 1
+        # The epoch was bumped on the new master: what was cached before is retired (it might
+        # have missed a bump made on the old master after the promotion).
+        tiers.l1_clear()
+        assert get_or_compute("test.sentinel.switch", {}, lambda: "after")[0] == "after"

@@ -49,9 +49,8 @@ def main() -> None:
     print("ready", flush=True)
     sys.stdin.readline()  # the master is being killed now
     wait(lambda: subscriber.connects >= 2 and subscriber.connected.is_set(), 30, "resubscription")
-    connection = subscriber._pubsub.connection if subscriber._pubsub else None
     fill(name)
-    info = {"drops": subscriber.drops, "connects": subscriber.connects, "port": getattr(connection, "port", None)}
+    info = {"drops": subscriber.drops, "connects": subscriber.connects, "port": subscriber.master[1]}
     events, drops = subscriber.events, dict(subscriber.drops)
     print("resubscribed " + json.dumps(info), flush=True)
     wait(lambda: not tiers.l1.entries_by_namespace().get(name), 20, "eviction")

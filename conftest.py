@@ -23,8 +23,10 @@ def redis_problem() -> str | None:
         return "REDIS_URL is not set"
     import redis
 
+    from config.redis_sentinel import redis_client
+
     try:
-        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1).ping()
+        redis_client(settings.REDIS_URL, settings.REDIS_SENTINELS, timeout=1).ping()
     except redis.RedisError as exc:
         return f"Redis at {settings.REDIS_URL} is unreachable: {exc}"
     return None

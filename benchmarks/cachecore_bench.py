@@ -61,9 +61,9 @@ def main() -> None:
     if settings.REDIS_URL:
         import json
 
-        import redis
+        from config.redis_sentinel import redis_client as make_client
 
-        redis_client = redis.Redis.from_url(settings.REDIS_URL)
+        redis_client = make_client(settings.REDIS_URL, settings.REDIS_SENTINELS, timeout=5)
         redis_client.set("bench:plain", json.dumps(VALUE))
         rows.append(
             (

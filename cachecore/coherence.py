@@ -11,6 +11,12 @@ the event's namespace/scope/key. The subscriber drops its whole L1 when it
 - finds in its periodic check (every ``CACHECORE_COHERENCE_CHECK_SECONDS``) that the counter
   moved past what it received one check earlier, or went backwards (Redis restarted empty).
 
+With Redis Sentinel the periodic check also asks the Sentinels for the master (which makes the
+connection pool drop its connections to a former master) and resubscribes when it moved; a
+subscription made on another master than the previous one bumps the cluster epoch: writes made
+on the former master after the promotion (a planned switchover leaves it writable for seconds)
+are discarded when it is demoted, and some of them may have been generation bumps.
+
 While the subscriber is not connected and checked recently, ``is_coherent()`` is False and the
 engine keeps new L1 values no longer than one check interval. When L2 is not Redis (the embedded
 default, one process) this is a no-op: the invalidating process evicts its own L1 directly.
@@ -91,7 +97,7 @@ def _publish_sequenced(client, channel: str, body: str) -> int:
     try:
         return int(script(keys=[sequence_key(channel)], args=[channel, body], client=client))
     except Exception as exc:  # noqa: BLE001 - only an OOM refusal has a fallback
-        if not _is_oom(exc):
+        if not is_oom(exc):
             raise
     # Redis is full (maxmemory + noeviction) and refuses the INCR, but PUBLISH allocates nothing
     # lasting and is allowed: send the message unsequenced ("-"), so it still evicts.
@@ -99,7 +105,8 @@ def _publish_sequenced(client, channel: str, body: str) -> int:
     return 0
 
 
-def _is_oom(exc: Exception) -> bool:
+def is_oom(exc: Exception) -> bool:
+    """Return whether ``exc`` is Redis refusing a write for memory (maxmemory with noeviction)."""
     from redis.exceptions import OutOfMemoryError
 
     return isinstance(exc, OutOfMemoryError) or "OOM" in str(exc) or "maxmemory" in str(exc)
@@ -162,6 +169,7 @@ class Subscriber:
         *,
         on_event=apply_event,
         on_drop=tiers.l1_clear,
+        on_master_change=None,
         check_seconds: float | None = None,
         backoff=None,
     ):
@@ -169,6 +177,9 @@ class Subscriber:
         self.channel = channel
         self._on_event = on_event
         self._on_drop = on_drop
+        self._on_master_change = on_master_change or after_master_change
+        self.master: tuple[str, int] | None = None  # the server the subscription was made on
+        self.master_changes = 0
         self.check_seconds = float(
             settings.CACHECORE_COHERENCE_CHECK_SECONDS if check_seconds is None else check_seconds
         )
@@ -248,11 +259,17 @@ class Subscriber:
                 # The counter read goes over the regular connection: a dead server shows up here too.
                 self._check(_read_counter(client, self.channel))
                 self._pubsub.ping()
+                self._follow_master(client)
 
     def _connected(self, client) -> None:
         # Subscribed first, counter read second: every message numbered above it will arrive.
         # Events published while we were not subscribed are gone: drop everything we hold.
         counter = _read_counter(client, self.channel)
+        address = _server_address(self._pubsub)
+        if self.master is not None and address is not None and address != self.master:
+            self.master_changes += 1
+            self._call(self._on_master_change, "master change")
+        self.master = address or self.master
         self.last_seq = counter
         self._previous_counter = counter
         self.last_check = self.clock()
@@ -297,12 +314,22 @@ class Subscriber:
         self._previous_counter = counter
         self.last_check = self.clock()
 
+    def _follow_master(self, client) -> None:
+        """Resubscribe when the Sentinels name another master than the one subscribed to."""
+        address = master_address(client)
+        if address is not None and self.master is not None and address != self.master:
+            raise MasterMoved(f"the Sentinels name {address[0]}:{address[1]} as the master")
+
     def _drop(self, reason: str) -> None:
         self.drops[reason] = self.drops.get(reason, 0) + 1
+        self._call(self._on_drop, f"dropping L1 ({reason})")
+
+    @staticmethod
+    def _call(fn, what: str) -> None:
         try:
-            self._on_drop()
+            fn()
         except Exception:  # noqa: BLE001 - the thread must survive to reconnect
-            logger.exception("cachecore: dropping L1 (%s) failed", reason)
+            logger.exception("cachecore: %s failed", what)
 
     def _close(self) -> None:
         pubsub, self._pubsub = self._pubsub, None
@@ -311,6 +338,39 @@ class Subscriber:
                 pubsub.close()
             except Exception:  # noqa: BLE001 - already broken; nothing to save
                 logger.debug("cachecore: closing the subscriber connection failed", exc_info=True)
+
+
+class MasterMoved(Exception):
+    """The Sentinels name another master than the one this subscription was made on."""
+
+
+def master_address(client) -> tuple[str, int] | None:
+    """Return the master the Sentinels name now (None without Sentinel, or when none answers).
+
+    Asking through the client's pool also makes it drop its connections to a former master.
+    """
+    pool = getattr(client, "connection_pool", None)
+    if not getattr(pool, "is_master", False) or not hasattr(pool, "get_master_address"):
+        return None
+    try:
+        host, port = pool.get_master_address()
+    except Exception:  # noqa: BLE001 - Sentinels unreachable: the master's own health is checked apart
+        return None
+    return str(host), int(port)
+
+
+def _server_address(pubsub) -> tuple[str, int] | None:
+    connection = getattr(pubsub, "connection", None)
+    host, port = getattr(connection, "host", None), getattr(connection, "port", None)
+    return (str(host), int(port)) if host is not None and port is not None else None
+
+
+def after_master_change() -> None:
+    """Retire every L2 value (epoch bump): bumps made on the former master may be lost."""
+    from cachecore import generations
+
+    with tiers.despite_open_breakers():
+        generations.bump_epoch()
 
 
 def _read_counter(client, channel: str) -> int:
@@ -366,6 +426,7 @@ def info() -> dict:
         "events": sub.events if sub else 0,
         "last_seq": sub.last_seq if sub else None,
         "drops": dict(sub.drops) if sub else {},
+        "master_changes": sub.master_changes if sub else 0,
         "channel": settings.CACHECORE_CHANNEL,
     }
 

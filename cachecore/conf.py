@@ -50,6 +50,11 @@ DEFAULTS = {
     # (a lost message is noticed within two checks); also the longest L1 lifetime of a value
     # while the subscriber is not connected.
     "CACHECORE_COHERENCE_CHECK_SECONDS": 0.5,
+    # Redis replication (cachecore/replication.py): an invalidation counts as applied only when
+    # min(this many, the connected) replicas acknowledged it within WAIT_TIMEOUT seconds (0 = do
+    # not wait; config/settings.py makes it 1 with Sentinel).
+    "CACHECORE_REDIS_WAIT_REPLICAS": 0,
+    "CACHECORE_REDIS_WAIT_TIMEOUT": 0.2,
     # The last-resort ceiling of every L1 entry's lifetime, whatever the namespace says.
     "CACHECORE_L1_MAX_TTL": 300.0,
     # Dotted path of a callable ``hook(role: str)`` that a long-running command of the engine

@@ -7,6 +7,8 @@ the rows' own timestamps), leases the due rows, and for every due (namespace, sc
 1. bumps the durable (L3) token in its own autocommitted statement,
 2. bumps the L2 generation and evicts local L1,
 3. publishes the sequenced eviction to the other processes,
+4. with ``CACHECORE_REDIS_WAIT_REPLICAS`` (Sentinel), waits until Redis's replicas have all of it
+   (``replication.py``: a failover must not lose a bump whose row is gone),
 
 and only then deletes the rows. A key whose step failed keeps its rows, which are retried after
 a backoff; applying a row twice only bumps a generation twice. Several relays may run at once:
@@ -35,7 +37,7 @@ from django.db import close_old_connections, connections
 from django.db.utils import DatabaseError
 from django.utils import timezone
 
-from cachecore import coherence, debounce, generations, outbox, stats, tiers
+from cachecore import coherence, debounce, generations, outbox, replication, stats, tiers
 from cachecore.backoff import Backoff
 from cachecore.cachalot import invalidate_cachalot
 from cachecore.conf import settings
@@ -203,6 +205,7 @@ def _apply_key(namespace: str, scope: str | None, source: str) -> bool:
     try:
         token = generations.bump_l2(namespace, scope)
         coherence.publish(namespace, scope, token or None)
+        replication.wait_for_replicas()  # a failover must not lose the bump once the row is gone
     except (generations.BumpFailed, tiers.TierUnavailable) as exc:
         failed.append(str(exc))
     except Exception:

@@ -10,6 +10,7 @@ from pathlib import Path
 import dj_database_url
 
 from config.env import SettingsError, env_bool, env_float, env_int, env_list, env_str, load_env_file
+from config.redis_sentinel import sentinel_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 ENV_FILE = load_env_file(BASE_DIR / ".env")  # git-ignored; the environment wins over it
@@ -162,6 +163,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (L2 and cachalot) ----------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+# Sentinel: REDIS_URL is then redis://[:password@]<service>/<db> (config/redis_sentinel.py).
+REDIS_SENTINELS, REDIS_SENTINEL_SERVICE = sentinel_config(
+    REDIS_URL, env_str("REDIS_SENTINELS"), env_str("REDIS_SENTINEL_SERVICE")
+)
 CACHE_KEY_PREFIX = env_str("CACHE_KEY_PREFIX", "cw")
 if REDIS_URL:
     CACHES = {
@@ -177,6 +182,17 @@ if REDIS_URL:
             },
         }
     }
+    if REDIS_SENTINELS:
+        # The master is asked from the Sentinels at every (re)connection: L2, the generations, the
+        # locks and the coherence subscriber (all on this alias's client) follow a failover.
+        _sentinel_timeout = CACHES["default"]["OPTIONS"]["SOCKET_CONNECT_TIMEOUT"]
+        CACHES["default"]["OPTIONS"].update(
+            {
+                "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+                "SENTINELS": REDIS_SENTINELS,
+                "SENTINEL_KWARGS": {"socket_connect_timeout": _sentinel_timeout, "socket_timeout": _sentinel_timeout},
+            }
+        )
     # django-cachalot invalidates inside every ORM write to the tables it caches: on its own alias
     # that ignores Redis errors, so a full or stalled Redis never makes a write fail (a missed
     # cachalot invalidation is bounded by CACHALOT_TIMEOUT; cachecore's own values never read
@@ -235,6 +251,10 @@ CACHECORE_RELAY_POLL_SECONDS = env_float("CACHECORE_RELAY_POLL_SECONDS", 1.0)
 CACHECORE_RELAY_LEASE_SECONDS = env_float("CACHECORE_RELAY_LEASE_SECONDS", 2.0)
 CACHECORE_COHERENCE_CHECK_SECONDS = env_float("CACHECORE_COHERENCE_CHECK_SECONDS", 0.5)
 CACHECORE_L1_MAX_TTL = env_float("CACHECORE_L1_MAX_TTL", 300.0)
+# An invalidation is applied once this many Redis replicas have it (cachecore/replication.py):
+# by default one with Sentinel, whose failover would otherwise lose a bump made just before it.
+CACHECORE_REDIS_WAIT_REPLICAS = env_int("CACHECORE_REDIS_WAIT_REPLICAS", 1 if REDIS_SENTINELS else 0)
+CACHECORE_REDIS_WAIT_TIMEOUT = env_float("CACHECORE_REDIS_WAIT_TIMEOUT", 0.2)
 # What a long-running cachecore command (cache_relay) calls at start: here,
 # serve its own /metrics when METRICS_PORT is set (cachecore never imports monitoring itself).
 CACHECORE_LONG_RUNNING_HOOK = "monitoring.exporter.serve_metrics"

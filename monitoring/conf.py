@@ -24,6 +24,8 @@ Defaults (environment variables of the same name; see docs/monitoring.md):
   window (older rows are deleted when a process publishes).
 - ``MONITORING_PAGE_REFRESH_SECONDS`` (5): refresh interval of the /monitoring/ page.
 - ``METRICS_ALLOWED_IPS`` (127.0.0.1, ::1): addresses or CIDR networks that may read /metrics.
+- ``REDIS_URL`` / ``REDIS_SENTINELS`` (config/settings.py): the Redis that the health check
+  PINGs, through the Sentinels (the current master) when they are set.
 - ``METRICS_PORT`` (0: off) / ``METRICS_ADDR`` (127.0.0.1): where a long-running command serves
   its own /metrics (monitoring/exporter.py); set per process.
 - ``MONITORING_MEMORY_LIMIT_BYTES`` (0: the cgroup's memory.max, if any): exported as
@@ -56,6 +58,7 @@ _SETTINGS = {
     "MONITORING_HISTORY_WINDOW": ("history_window", 3600),
     "METRICS_ALLOWED_IPS": ("metrics_allowed_ips", ("127.0.0.1", "::1")),
     "REDIS_URL": ("redis_url", ""),
+    "REDIS_SENTINELS": ("redis_sentinels", ()),
     "METRICS_PORT": ("metrics_port", 0),
     "METRICS_ADDR": ("metrics_addr", "127.0.0.1"),
     "MONITORING_MEMORY_LIMIT_BYTES": ("memory_limit_bytes", 0),
@@ -84,6 +87,7 @@ class MonitoringSettings:
     history_window: int
     metrics_allowed_ips: tuple
     redis_url: str
+    redis_sentinels: tuple
     metrics_port: int
     metrics_addr: str
     memory_limit_bytes: int
@@ -101,6 +105,7 @@ def app_settings() -> MonitoringSettings:
         values = {field: getattr(settings, name, default) for name, (field, default) in _SETTINGS.items()}
         values["metrics_allowed_ips"] = tuple(values["metrics_allowed_ips"] or ())
         values["redis_url"] = values["redis_url"] or ""
+        values["redis_sentinels"] = tuple(tuple(s) for s in values["redis_sentinels"] or ())
         values["token"] = values["token"] or ""
         _current = MonitoringSettings(**values)
     return _current

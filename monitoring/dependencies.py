@@ -31,35 +31,33 @@ def check_database(alias: str = "default") -> dict:
     return {"status": OK, "latencyMs": _elapsed_ms(start), "vendor": connection.vendor}
 
 
-def _redis_client(url: str):
-    client = _redis_clients.get(url)
+def _redis_client(url: str, sentinels: tuple = ()):
+    client = _redis_clients.get((url, sentinels))
     if client is None:
-        import redis
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
+        from config.redis_sentinel import redis_client
+
         with _redis_lock:
-            client = _redis_clients.get(url)
+            client = _redis_clients.get((url, sentinels))
             if client is None:
                 # One attempt with short timeouts: a probe must answer fast when Redis is away.
-                client = redis.Redis.from_url(
-                    url,
-                    socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-                    socket_timeout=REDIS_TIMEOUT_SECONDS,
-                    retry=Retry(NoBackoff(), 0),
-                )
-                _redis_clients[url] = client
+                # With Sentinel, the master is asked from the Sentinels at each (re)connection.
+                client = redis_client(url, sentinels, timeout=REDIS_TIMEOUT_SECONDS, retry=Retry(NoBackoff(), 0))
+                _redis_clients[(url, sentinels)] = client
     return client
 
 
 def check_redis(url: str | None = None) -> dict:
-    """PING the Redis at ``url`` (default ``REDIS_URL``) and report its status and latency."""
+    """PING the Redis at ``url`` (default ``REDIS_URL``, through ``REDIS_SENTINELS`` when set) and report it."""
+    sentinels = app_settings().redis_sentinels if url is None else ()
     url = app_settings().redis_url if url is None else url
     if not url:
         return {"status": NOT_CONFIGURED}
     start = time.perf_counter()
     try:
-        _redis_client(url).ping()
+        _redis_client(url, sentinels).ping()
     except Exception as exc:  # noqa: BLE001 - a probe reports failures, whatever the client raises
         return {"status": DOWN, "error": type(exc).__name__}
     return {"status": OK, "latencyMs": _elapsed_ms(start)}

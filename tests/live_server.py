@@ -20,8 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 class LiveServer:
     """Migrate a fresh SQLite file, then run gunicorn on it with ``extra_env``."""
 
-    def __init__(self, tmp_path: Path, **extra_env: str):
+    def __init__(self, tmp_path: Path, *, log: Path | None = None, **extra_env: str):
         self.port = free_port()
+        self.log = log  # gunicorn's output (access log, tracebacks) goes there when given
         (tmp_path / "prometheus").mkdir(exist_ok=True)
         self.env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
         self.env.update(
@@ -56,8 +57,8 @@ class LiveServer:
             [gunicorn, "-c", "gunicorn.conf.py", "config.wsgi"],
             cwd=ROOT,
             env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=self.log.open("ab") if self.log else subprocess.DEVNULL,
+            stderr=subprocess.STDOUT if self.log else subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

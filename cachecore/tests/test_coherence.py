@@ -260,7 +260,17 @@ def test_invalidation_during_a_redis_outage_returns_and_is_counted(coherent_ns, 
 def test_info_describes_the_subscriber():
     info = coherence.info()
     assert info["enabled"] is bool(os.environ.get("REDIS_URL"))
-    assert set(info) == {"enabled", "running", "connected", "connects", "events", "channel", "last_seq", "drops"}
+    assert set(info) == {
+        "enabled",
+        "running",
+        "connected",
+        "connects",
+        "events",
+        "channel",
+        "last_seq",
+        "drops",
+        "master_changes",
+    }
 
 
 class TestSequencedCoherence:

@@ -27,6 +27,7 @@ def make_row(key_hash, **fields):
 
 @pytest.mark.django_db
 class TestAccessFlush:
+    @pytest.mark.django_db(transaction=True)  # as in a request: no transaction around the reads
     def test_l3_hits_run_no_write_until_flush(self, make_ns, count_queries):
         ns = make_ns(l1_ttl=0, l2_ttl=0, persistent=True)
         get_or_compute(ns.name, {"user_id": 1}, Counter())

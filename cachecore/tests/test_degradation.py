@@ -4,8 +4,9 @@ import logging
 
 import pytest
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from cachecore import conf, generations, report, tiers
@@ -152,6 +153,11 @@ class TestL3Missing:
         # transaction: PostgreSQL aborts a transaction at its first failed statement, and Django
         # refuses further queries after a failed ORM write inside an atomic block.
         ns = make_ns(l1_ttl=0, l2_ttl=0, persistent=True)
+        get_or_compute(ns.name, {"user_id": 2}, Counter())
+        with transaction.atomic(), CaptureQueriesContext(connection) as hit:
+            assert get_or_compute(ns.name, {"user_id": 2}, Counter())[1].tier == "l3"
+        # The price inside a transaction: the L3 read in a savepoint of its own.
+        assert [q["sql"].split()[0].upper() for q in hit.captured_queries] == ["SAVEPOINT", "SELECT", "RELEASE"]
         with transaction.atomic():
             monkeypatch.setattr(CacheEntry._meta, "db_table", "cachecore_no_such_table")
             assert get_or_compute(ns.name, {}, Counter())[0]["n"] == 1

@@ -89,6 +89,7 @@ class TestFlush:
 
 
 class TestCost:
+    @pytest.mark.django_db(transaction=True)  # as in a request: no transaction around the read
     def test_l1_and_l2_hits_query_nothing_and_an_l3_hit_queries_once(self, persistent):
         get_or_compute(persistent.name, {"user_id": 1}, Counter())
         with QueryCounter() as l1:

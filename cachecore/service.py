@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from cachecore import access, coherence, conf, generations, keys, replicas, singleflight, stats, tiers
+from cachecore import access, coherence, conf, generations, keys, replicas, singleflight, stats, testing, tiers
 from cachecore.namespaces import Namespace, get_namespace
 from cachecore.verifier import verifier
 
@@ -348,6 +348,16 @@ def _publish_refresh(call: _Call) -> None:
 
 
 cache = TieredCache()
+verifier.engine = cache  # its re-reads of suspects go through the engine itself (not sampled again)
+
+
+def _reset_for_tests() -> None:
+    # Tests replace the engine's clock and sleep on the instance; put the class's back.
+    cache.__dict__.pop("wall_clock", None)
+    cache.__dict__.pop("sleep", None)
+
+
+testing.register_reset(_reset_for_tests)
 
 
 def get_or_compute(namespace: str, params: dict, compute, *, force_refresh: bool = False):

@@ -16,7 +16,6 @@ def reset() -> None:
     background thread writes to the test database.
     """
     from cachecore import access, generations, replicas, singleflight, stats, tiers
-    from cachecore.service import cache
 
     tiers.reset()
     replicas.reset()
@@ -24,7 +23,5 @@ def reset() -> None:
     stats.reset()
     singleflight.reset()
     access.reset()
-    cache.__dict__.pop("wall_clock", None)
-    cache.__dict__.pop("sleep", None)
     for fn in list(_reset_hooks):
         fn()

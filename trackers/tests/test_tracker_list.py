@@ -309,6 +309,39 @@ class TestQueryCount:
         history_queries = [x for x in q.captured_queries if "trackers_locationhistory" in x["sql"]]
         assert len(history_queries) == 1
 
+    def test_total_is_the_filtered_scope_on_every_page(self, data):
+        user = make_user("t", clients=[data.clients[0]])
+        client = api_as(user)
+        brand = data.brands[0]
+        Tracker.objects.filter(pk=data.trackers[0].pk).update(current_status="lost")  # not every row matches
+        expected = Tracker.objects.filter(
+            production_run__brand__client=data.clients[0], production_run__brand=brand
+        ).exclude(current_status="lost")
+        statuses = sorted(set(expected.values_list("current_status", flat=True)))
+        assert statuses
+        for page in (1, 2):
+            count, response = queries_of(client, URL, brand_ids=brand.pk, status=",".join(statuses), size=2, page=page)
+            body = response.json()
+            assert body["total"] == expected.count() > 2
+            assert (
+                ids(body)
+                == list(
+                    expected.order_by(F("last_report_received").desc(nulls_last=True), "id").values_list(
+                        "id", flat=True
+                    )
+                )[(page - 1) * 2 : page * 2]
+            )
+
+    def test_the_total_is_one_scalar_subquery_not_a_window(self, data, staff):
+        # A window (COUNT(*) OVER ()) joins every matching row to run and brand before LIMIT;
+        # the scalar subquery lets the page stop after its rows.
+        with QueryCounter() as q:
+            body = api_as(staff).get(URL, {"size": 5}).json()
+        (page_sql,) = [x["sql"] for x in q.captured_queries if "full_count" in x["sql"]]
+        assert "OVER" not in page_sql.upper()
+        assert page_sql.upper().count("COUNT(") == 1
+        assert body["total"] == len(data.trackers) and len(body["items"]) == 5
+
     def test_page_beyond_the_last_counts_apart(self, data, staff):
         count, response = queries_of(api_as(staff), URL, page=99)
         assert count == 2  # the empty page carries no count: one COUNT apart

@@ -9,7 +9,10 @@ import math
 from datetime import timedelta
 from functools import partial
 
+import psycopg
 from cachalot.api import cachalot_disabled
+from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, connections, router
 from django.db.models import Count, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
@@ -278,7 +281,7 @@ def _compute_tracker_page(filters: TrackerFilters, client_ids: ClientIds) -> dic
         # joined to run and brand before LIMIT (2.5 ms vs 0.4 ms for 1,500 trackers); this way
         # the page stops after its rows and the count reads the tracker table alone when the
         # filters allow. Only a page beyond the last, which has no row to carry it, counts apart.
-        rows = list(
+        rows = page_rows(
             trackers.order_by(*TRACKER_ORDERING).values(
                 *TRACKER_COLUMNS,
                 brand_id=F("production_run__brand_id"),
@@ -302,6 +305,32 @@ def _compute_tracker_page(filters: TrackerFilters, client_ids: ClientIds) -> dic
         "size": filters.size,
         "pages": math.ceil(total / filters.size),
     }
+
+
+def page_rows(queryset: QuerySet) -> list[dict]:
+    """Return the rows of a ``values()`` queryset as dicts, as ``list(queryset)`` would.
+
+    On PostgreSQL (with USE_TZ) the statement the ORM compiled runs on the router's database with
+    psycopg's own ``timestamptz`` loader for this one cursor instead of Django's per-value Python
+    subclass (which only re-attaches the connection's zone): the same instants, ~5 us less per
+    value, about 1 ms of a cold 100-tracker page. The ORM's rows need no converters there.
+    """
+    connection_ = connections[queryset.db]
+    if connection_.vendor != "postgresql" or not settings.USE_TZ:
+        return list(queryset)
+    try:
+        sql, params = queryset.query.get_compiler(queryset.db).as_sql()
+    except EmptyResultSet:  # e.g. an IN () the ORM answers without asking the database
+        return []
+    with connection_.cursor() as cursor:
+        cursor.cursor.adapters.register_loader("timestamptz", _C_TIMESTAMPTZ)
+        cursor.execute(sql, params)
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+# psycopg's default text loader of timestamptz: its C class when psycopg's binary build is in.
+_C_TIMESTAMPTZ = psycopg.adapters.get_loader(psycopg.postgres.types["timestamptz"].oid, psycopg.pq.Format.TEXT)
 
 
 def _tracker_item(row: dict, include_location: bool, fallback: dict, iso=_iso) -> dict:

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from django.db.models import F
+from django.db.models import Count, F, Window
 from django.http import QueryDict
 from django.urls import reverse
 from hypothesis import given
@@ -506,3 +506,25 @@ def test_the_fast_datetime_text_is_drfs(value):
 
     assert selectors.iso_formatter() is selectors._utc_iso  # the project renders UTC
     assert selectors._utc_iso(value) == selectors._iso(value)
+
+
+def test_page_rows_are_the_orms_rows(data):
+    from trackers.selectors import TRACKER_COLUMNS, iso_formatter, page_rows
+
+    first, second, third = data.trackers[:3]
+    Tracker.objects.filter(pk=first.pk).update(last_report_received=datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
+    Tracker.objects.filter(pk=second.pk).update(
+        last_report_received=datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=timezone(timedelta(hours=5)))
+    )
+    Tracker.objects.filter(pk=third.pk).update(last_report_received=None)
+    queryset = Tracker.objects.order_by("id").values(
+        *TRACKER_COLUMNS, brand_id=F("production_run__brand_id"), full_count=Window(Count("id"))
+    )
+    rows = page_rows(queryset)
+    assert rows == list(queryset) and len(rows) == len(data.trackers)
+    iso = iso_formatter()
+    texts = {row["id"]: iso(row["last_report_received"]) for row in rows}
+    assert texts[first.pk] == "2026-03-01T12:00:00Z"
+    assert texts[second.pk] == "2026-03-01T07:00:00.123456Z"
+    assert texts[third.pk] is None
+    assert page_rows(Tracker.objects.filter(pk__in=[]).values("id")) == []

@@ -528,3 +528,24 @@ def test_page_rows_are_the_orms_rows(data):
     assert texts[second.pk] == "2026-03-01T07:00:00.123456Z"
     assert texts[third.pk] is None
     assert page_rows(Tracker.objects.filter(pk__in=[]).values("id")) == []
+
+
+@pytest.mark.postgres
+def test_a_pages_statement_is_compiled_once_and_its_rows_read_every_time(data):
+    from trackers import selectors
+
+    filters = parse_tracker_filters(QueryDict("size=5"))
+    member = frozenset({data.clients[0].pk})
+    selectors._tracker_page_statement.cache_clear()
+    first = selectors._compute_tracker_page(filters, None)
+    tracker_id = first["items"][0]["id"]
+    Tracker.objects.filter(pk=tracker_id).update(name="Renamed")
+    again = selectors._compute_tracker_page(filters, None)
+    assert selectors._tracker_page_statement.cache_info().hits == 1
+    assert next(i for i in again["items"] if i["id"] == tracker_id)["name"] == "Renamed"
+    scoped = selectors._compute_tracker_page(filters, set(member))  # another scope: its own statement
+    assert selectors._tracker_page_statement.cache_info().misses == 2
+    assert scoped["total"] == Tracker.objects.filter(production_run__brand__client__in=member).count()
+    assert scoped["total"] < again["total"] == len(data.trackers)
+    page_two = selectors._compute_tracker_page(parse_tracker_filters(QueryDict("size=5&page=2")), None)
+    assert not {i["id"] for i in page_two["items"]} & {i["id"] for i in again["items"]}

@@ -9,10 +9,7 @@ The same requests as make bench's "cold tracker page (100)" and "1 + N loop over
 trackers" (Django's test client, a real session, the cache invalidated before each cold request),
 interleaved round by round; medians. With ``--against REF`` the trackers selectors of git ``REF``
 are loaded beside the current ones and the cold page is measured with both, in the same rounds,
-so a before/after pair shares the machine's load. With Redis as L2 the current tree is also measured
-with the single-flight lock and its re-read of the value in two round trips (the lane other L2
-backends take), which is how every miss went before ``ClusterLock.acquire_and_read``. Prints a
-Markdown table.
+so a before/after pair shares the machine's load. Prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -33,7 +30,6 @@ sys.argv, _argv = sys.argv[:1], sys.argv[1:]  # make_bench reads no arguments of
 import make_bench as mb  # noqa: E402  (sets up Django on the benchmark database)
 from django.conf import settings  # noqa: E402
 
-from cachecore import tiers  # noqa: E402
 from trackers import selectors  # noqa: E402
 
 
@@ -46,20 +42,6 @@ def selectors_of(ref: str):
     module = types.ModuleType(name)
     exec(compile(source, f"{ref}:trackers/selectors.py", "exec"), module.__dict__)  # noqa: S102 - our own history
     return module
-
-
-def two_round_trip_lock(fn):
-    """Run ``fn`` with the single-flight lock taken and the value re-read in two round trips (as before)."""
-
-    def run():
-        real = tiers.plain_django_redis
-        tiers.plain_django_redis = lambda client: False  # ClusterLock.acquire_and_read's generic lane
-        try:
-            return fn()
-        finally:
-            tiers.plain_django_redis = real
-
-    return run
 
 
 def main() -> None:
@@ -98,11 +80,6 @@ def main() -> None:
         other = selectors_of(args.against)
         variants[f"cold tracker page (100), {args.against}"] = (with_selectors(other.tracker_page), cold)
         assert json.loads(with_selectors(other.tracker_page)().content) == json.loads(get().content)
-    if tiers.plain_django_redis(getattr(tiers.l2_cache(), "client", None)):
-        variants["cold tracker page (100), this tree, lock and re-read in two round trips"] = (
-            two_round_trip_lock(get),
-            cold,
-        )
     variants["1 + N loop over the same 100 trackers"] = (lambda: mb.one_plus_n(ids), None)
     samples = {name: [] for name in variants}
     for _ in range(args.rounds):

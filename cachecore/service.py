@@ -140,25 +140,14 @@ class TieredCache:
         # Other processes learn the result through L2; without L2 a lock would only serialise them.
         shared = gens is not None and call.ns.l2_ttl != 0
         lock = singleflight.ClusterLock(keys.lock_key(call.ns.name, call.key_hash)) if shared else None
-        reread = lock is not None and not call.force_refresh
-        value_key = keys.value_key(call.ns.name, gens, call.key_hash) if reread else None
-        envelope = generations.NOT_READ
-        if reread:
-            # Another process may have finished between our lookup and the lock: the value is read
-            # after the lock is taken, in the same round trip on Redis.
-            acquired, read = lock.acquire_and_read(value_key)
-            if acquired:
-                envelope = read.get(value_key)
-        else:
-            acquired = lock.acquire() if lock else None
+        acquired = lock.acquire() if lock else None
         if acquired is False:
             found = self._wait_for_other_process(call, gens, marker, lock)
             if found is not None:
                 return found
         try:
-            if reread and lock.held:
-                # finished meanwhile? (read again here when the lock was taken only while waiting)
-                found = self._l2_lookup(call, gens, marker, record_miss=False, envelope=envelope)
+            if lock is not None and lock.held and not call.force_refresh:
+                found = self._l2_lookup(call, gens, marker, record_miss=False)  # finished meanwhile?
                 if found is not None:
                     return found
             return self._compute_and_store(call, gens, marker, compute)

@@ -102,40 +102,6 @@ class ClusterLock:
             return None
         return self.held
 
-    def acquire_and_read(self, key: str) -> tuple[bool | None, dict]:
-        """Try once to take the lock and, once taken, read ``key`` from L2: ``(taken, found)``.
-
-        ``taken`` is what ``acquire()`` returns; ``found`` is what ``tiers.l2_get_many([key])``
-        returns, read after the lock was taken (empty when it was not, or when L2 failed the read).
-        On django-redis's default client both commands go in one pipeline on one connection,
-        ``SET NX PX`` then ``GET``: one round trip, the GET still executed after the lock is taken.
-        """
-        cache = tiers.l2_cache()
-        client = getattr(cache, "client", None)
-        if not tiers.plain_django_redis(client):
-            taken = self.acquire()
-            if not taken:
-                return taken, {}
-            try:
-                return True, tiers.l2_get_many([key])
-            except tiers.TierUnavailable:
-                return True, {}
-        try:
-            taken, found = tiers.l2_call(self._acquire_and_get, cache, client, key)
-        except tiers.TierUnavailable:
-            return None, {}  # the lock may have been set: it expires after its timeout
-        self.held = taken
-        return taken, found
-
-    def _acquire_and_get(self, cache, client, key: str) -> tuple[bool, dict]:
-        pipe = client.get_client(write=True).pipeline(transaction=False)
-        pipe.set(cache.make_key(self.key), self.token, nx=True, px=int(self.timeout * 1000))
-        pipe.get(cache.make_key(key))
-        taken, raw = pipe.execute()
-        if not taken or raw is None:
-            return bool(taken), {}
-        return True, {key: tiers.redis_decode(client, raw)}
-
     def release(self) -> None:
         """Release the lock if this instance still holds it (never someone else's)."""
         if not self.held:

@@ -283,11 +283,6 @@ def l2_get_many(keys: list[str]) -> dict:
     return l2_call(_redis_get_many, cache, client, keys)
 
 
-def plain_django_redis(client) -> bool:
-    """Return whether ``client`` is django-redis's default client with its plain value format."""
-    return _plain_django_redis(client)
-
-
 def _plain_django_redis(client) -> bool:
     # django-redis's default client with its pickle serializer and no compressor: the value
     # format the fast lane below reads. Anything else takes the cache's own get_many.
@@ -313,14 +308,15 @@ def _redis_get_many(cache, client, keys: list[str]) -> dict:
     # wrappers around it: a pickled value is unpickled directly, anything else (an int, which
     # django-redis stores as digits) goes through django-redis's own decode.
     raw = client.get_client(write=False).mget([cache.make_key(key) for key in keys])
-    return {key: redis_decode(client, value) for key, value in zip(keys, raw, strict=True) if value is not None}
-
-
-def redis_decode(client, value: bytes):
-    """Return a value read with the raw redis-py client of django-redis's default ``client``."""
-    if value[:1] == _PICKLE_PROTOCOL_2_PLUS:
-        return pickle.loads(value)  # noqa: S301 - our own L2, pickled by django-redis
-    return client.decode(value)  # an int (stored as digits) or an older protocol
+    found = {}
+    for key, value in zip(keys, raw, strict=True):
+        if value is None:
+            continue
+        if value[:1] == _PICKLE_PROTOCOL_2_PLUS:
+            found[key] = pickle.loads(value)  # noqa: S301 - our own L2, pickled by django-redis
+        else:
+            found[key] = client.decode(value)  # an int (stored as digits) or an older protocol
+    return found
 
 
 def storage_ttl(ttl: float | None) -> float:

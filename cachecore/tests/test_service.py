@@ -152,43 +152,6 @@ class TestL2RoundTrips:
         assert get_or_compute(ns.name, {"user_id": 1}, lambda: "newer")[0] == "new"
         assert l2_calls == ["get_many"]
 
-    def test_a_miss_takes_the_lock_and_rereads_in_one_round_trip(self, make_ns, l2_calls):
-        ns = make_ns(l1_ttl=0, l2_ttl=60, scope=user_scope)
-        get_or_compute(ns.name, {"user_id": 1}, lambda: "old")
-        generations.bump_generation(ns.name, "user:1")
-        l2_calls.clear()
-        assert get_or_compute(ns.name, {"user_id": 1}, lambda: "new")[0] == "new"
-        if tiers.plain_django_redis(getattr(tiers.l2_cache(), "client", None)):
-            assert l2_calls == ["get_many", "get", "_acquire_and_get", "set", "_release"]
-        else:  # the local-memory lock: cache.add, then the read
-            assert l2_calls == ["get_many", "get", "_acquire", "get_many", "set", "_release"]
-
-    def test_a_value_stored_before_the_lock_was_taken_is_returned_not_recomputed(self, make_ns, monkeypatch):
-        ns = make_ns(l1_ttl=0, l2_ttl=60)
-        key_hash = keys.param_hash(keys.canonical_params(ns, {}))
-        real = singleflight.ClusterLock.acquire_and_read
-
-        def another_process_finishes_first(lock, key):
-            # between this caller's L2 lookup (a miss) and its lock, another process stored the value
-            tiers.l2_set(key, (0.0, None, "theirs"), 60)
-            return real(lock, key)
-
-        monkeypatch.setattr(singleflight.ClusterLock, "acquire_and_read", another_process_finishes_first)
-        compute = Counter()
-        value, info = get_or_compute(ns.name, {}, compute)
-        assert (value, info.tier, compute.calls) == ("theirs", "l2", 0)
-        assert singleflight.ClusterLock(keys.lock_key(ns.name, key_hash)).acquire() is True  # released
-
-    def test_acquire_and_read_reads_nothing_without_the_lock(self):
-        tiers.l2_set("t:value", (0.0, None, "v"), 60)
-        mine, theirs = singleflight.ClusterLock("t:lock", timeout=60), singleflight.ClusterLock("t:lock", timeout=60)
-        assert mine.acquire_and_read("t:value") == (True, {"t:value": (0.0, None, "v")})
-        assert theirs.acquire_and_read("t:value") == (False, {})
-        assert not theirs.held
-        mine.release()
-        assert theirs.acquire_and_read("t:missing") == (True, {})
-        theirs.release()
-
 
 @pytest.fixture
 def coherent():

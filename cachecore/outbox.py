@@ -126,7 +126,7 @@ def fetch(limit: int, *, using: str | None = None, now: datetime | None = None) 
     """Return up to ``limit`` pending rows, oldest first (without those another relay has leased)."""
     rows = _model().objects.using(_alias(using))
     if now is not None:
-        rows = rows.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        rows = rows.filter(_free(now))
     rows = rows.order_by("id")[:limit]
     return [Row(*r) for r in rows.values_list("id", "namespace", "scope", "table", "source", "created_at")]
 
@@ -145,12 +145,11 @@ def claim(ids: Iterable[int], owner: str, lease: timedelta, *, using: str | None
     if not ids:
         return set()
     now = timezone.now()
-    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
-    rows = _model().objects.using(alias)
     if not _skips_locked(alias):
-        rows.filter(id__in=ids).filter(free).update(claimed_by=owner, claimed_until=now + lease)
-        return set(rows.filter(id__in=ids, claimed_by=owner).values_list("id", flat=True))
-    table = connections[alias].ops.quote_name(_model()._meta.db_table)
+        rows = _model().objects.using(alias).filter(id__in=ids)
+        rows.filter(_free(now)).update(claimed_by=owner, claimed_until=now + lease)
+        return set(rows.filter(claimed_by=owner).values_list("id", flat=True))
+    table = _table(alias)
     sql = (
         f"UPDATE {table} SET claimed_by = %s, claimed_until = %s WHERE id IN ("
         f"SELECT id FROM {table} WHERE id = ANY(%s) AND (claimed_until IS NULL OR claimed_until < %s)"
@@ -185,18 +184,25 @@ def delete(ids: Iterable[int], *, owner: str | None = None, using: str | None = 
     if not ids:
         return 0
     alias = _alias(using)
-    rows = _model().objects.using(alias).filter(id__in=ids)
-    if owner is not None:
-        rows = rows.filter(claimed_by=owner)
     if not _skips_locked(alias):
-        return rows._raw_delete(alias)
-    table = connections[alias].ops.quote_name(_model()._meta.db_table)
+        rows = _model().objects.using(alias).filter(id__in=ids)
+        return (rows if owner is None else rows.filter(claimed_by=owner))._raw_delete(alias)
+    table = _table(alias)
     sql = f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE id = ANY(%s)"
     sql += " AND claimed_by = %s" if owner is not None else ""
     sql += " ORDER BY id FOR UPDATE SKIP LOCKED)"
     with connections[alias].cursor() as cursor:
         cursor.execute(sql, [ids, owner] if owner is not None else [ids])
         return cursor.rowcount
+
+
+def _free(now: datetime) -> Q:
+    # Rows no relay holds: never leased, or their lease has run out.
+    return Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+
+
+def _table(alias: str) -> str:
+    return connections[alias].ops.quote_name(_model()._meta.db_table)
 
 
 def _skips_locked(alias: str) -> bool:

@@ -111,22 +111,31 @@ class Relay:
             return result
         if len(held) != len(planned.rows):  # another relay holds some rows: apply only ours
             planned = debounce.plan([i for i in items if i.row_id in held], _timing, now, force=True)
+        failed, result.deleted = self._apply_held(planned, held, rows)
+        result.applied, result.failed = len(planned.keys) - len(failed), len(failed)
+        return result
+
+    def _apply_held(self, planned: debounce.Plan, held: set[int], rows=()) -> tuple[set[Key], int]:
+        """Apply planned rows this relay holds: delete those applied, give back the others.
+
+        Returns the keys that failed and how many rows were deleted. When anything raises, every
+        held lease is given back, so the next pass (of any relay) retries the rows at once.
+        """
         try:
             failed = self.apply(planned.keys)
             done = debounce.rows_to_delete(planned.rows, failed)
             _invalidate_cachalot_tables(rows, set(done))
-            result.deleted = outbox.delete(done, owner=self.owner, using=self.using)
+            deleted = outbox.delete(done, owner=self.owner, using=self.using)
         except BaseException:
-            self._give_back(held)  # the next pass (of any relay) retries them at once
+            self._give_back(held)
             raise
         retry = [row_id for row_id in planned.rows if row_id not in set(done)]
         if retry:
             outbox.release(retry, self.owner, using=self.using)
-        result.applied, result.failed = len(planned.keys) - len(failed), len(failed)
-        self.stats.applied += result.applied
-        self.stats.failed += result.failed
-        self.stats.deleted += result.deleted
-        return result
+        self.stats.applied += len(planned.keys) - len(failed)
+        self.stats.failed += len(failed)
+        self.stats.deleted += deleted
+        return failed, deleted
 
     def _give_back(self, ids) -> None:
         try:
@@ -157,17 +166,7 @@ class Relay:
         if not mine:
             return False
         planned = debounce.plan(mine, _timing, self.clock(), force=True)
-        try:
-            failed = self.apply(planned.keys)
-            done = debounce.rows_to_delete(planned.rows, failed)
-            outbox.delete(done, owner=self.owner, using=self.using)
-        except BaseException:
-            self._give_back(held)
-            raise
-        if failed:
-            outbox.release([row_id for row_id in planned.rows if row_id not in set(done)], self.owner, using=self.using)
-        self.stats.applied += len(planned.keys) - len(failed)
-        self.stats.failed += len(failed)
+        failed, _deleted = self._apply_held(planned, held)
         return not failed and len(mine) == len(items)
 
     # -- applying keys -----------------------------------------------------------------------

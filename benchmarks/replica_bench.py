@@ -119,19 +119,7 @@ def run_variant(cluster, variant: str, requests: int) -> dict:
 
 
 def seed(cluster) -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "seed_demo_data", "--trackers", "1500", "--history", "20"]
-        + ["--users", "3", "--seed", "1"],
-        cwd=ROOT,
-        env=cluster.django_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if done.returncode:
-        raise RuntimeError(f"seed_demo_data failed: {done.stderr[-3000:]}")
-    cluster.wait_caught_up()
+    cluster.manage("seed_demo_data", "--trackers", "1500", "--history", "20", "--users", "3", "--seed", "1")
 
 
 def summarise(runs: dict[str, list[dict]]) -> dict:

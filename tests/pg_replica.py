@@ -182,18 +182,22 @@ class ReplicaCluster:
 
     def migrate(self) -> None:
         """Create the project's tables (the test settings' apps) on the primary; the replica follows."""
+        self.manage("migrate", "-v", "0", timeout=300)
+
+    def manage(self, *args: str, timeout: float = 600) -> None:
+        """Run ``manage.py <args>`` against the private primary, then wait for the replica to catch up."""
         root = Path(__file__).resolve().parent.parent
         done = subprocess.run(
-            [sys.executable, str(root / "manage.py"), "migrate", "-v", "0"],
+            [sys.executable, str(root / "manage.py"), *args],
             cwd=root,
             env=self.django_env(),
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=timeout,
             check=False,
         )
         if done.returncode:
-            raise RuntimeError(f"migrate on the private primary failed: {done.stderr[-2000:]}")
+            raise RuntimeError(f"manage.py {args[0]} on the private primary failed: {done.stderr[-3000:]}")
         self.wait_caught_up()
 
     def wait_caught_up(self, timeout: float = 30.0) -> None:

@@ -15,14 +15,13 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import bootstrap
 from timing import median_per_call
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789abcdefghijklmnop")
-os.environ.setdefault("CACHE_KEY_PREFIX", "bench")
-os.environ.setdefault("PROMETHEUS_MIDDLEWARE", "0")
+ROOT = bootstrap.setup(
+    CACHE_KEY_PREFIX="bench",
+    PROMETHEUS_MIDDLEWARE="0",
+)
 
 import django  # noqa: E402
 

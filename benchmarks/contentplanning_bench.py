@@ -26,15 +26,13 @@ import sys
 import time
 import types
 from datetime import UTC, date, datetime
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz")
-os.environ.setdefault("SECURE_SSL", "0")
-os.environ.setdefault("PROMETHEUS_MIDDLEWARE", "0")  # measure the app, not the exporter
-os.environ.setdefault("CACHECORE_ACCESS_FLUSH_SECONDS", "0")
+import bootstrap
+
+ROOT = bootstrap.setup(
+    PROMETHEUS_MIDDLEWARE="0",  # measure the app, not the exporter
+    CACHECORE_ACCESS_FLUSH_SECONDS="0",
+)
 
 RESULTS = ROOT / "benchmarks" / "results" / "contentplanning.md"
 

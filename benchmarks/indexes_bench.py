@@ -30,19 +30,15 @@ import os
 import platform
 import re
 import statistics
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlparse
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789abcdefghijklmnop")
-os.environ.setdefault("SECURE_SSL", "0")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
-os.environ.setdefault("PROMETHEUS_MIDDLEWARE", "0")
+import bootstrap
+
+ROOT = bootstrap.setup(
+    PROMETHEUS_MIDDLEWARE="0",
+)
 os.environ["CACHE_ENABLED"] = "0"  # every request computes: its statements are the ones to explain
 os.environ.pop("REDIS_URL", None)
 os.environ["DATABASE_POOL"] = "0"  # plain connections: the database can be dropped at the end

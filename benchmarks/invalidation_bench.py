@@ -26,15 +26,14 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import bootstrap
 from timing import median_per_call
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789abcdefghijklmnop")
-os.environ.setdefault("CACHE_KEY_PREFIX", "benchinv")
-os.environ.setdefault("PROMETHEUS_MIDDLEWARE", "0")
-os.environ.setdefault("TEST_DATABASE_NAME", "cw_bench_invalidation")
+ROOT = bootstrap.setup(
+    CACHE_KEY_PREFIX="benchinv",
+    PROMETHEUS_MIDDLEWARE="0",
+    TEST_DATABASE_NAME="cw_bench_invalidation",
+)
 
 import django  # noqa: E402
 from django.conf import settings  # noqa: E402

@@ -18,18 +18,14 @@ Writes ``benchmarks/results/l2_hit.md``.
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789abcdefghijklmnop")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
+import bootstrap
+
+ROOT = bootstrap.setup()
 
 import django  # noqa: E402
 

@@ -16,17 +16,14 @@ Each figure is the median over ROUNDS rounds of the mean seconds per call of CAL
 
 import argparse
 import os
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
+import bootstrap
 from timing import median_per_call
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789abcdefghijklmnop")
-os.environ.setdefault("PROMETHEUS_MIDDLEWARE", "0")
+ROOT = bootstrap.setup(
+    PROMETHEUS_MIDDLEWARE="0",
+)
 os.environ.pop("REDIS_URL", None)  # L2 is off for the namespace anyway; keep the run self-contained
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

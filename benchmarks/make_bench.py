@@ -34,19 +34,16 @@ import json
 import os
 import platform
 import statistics
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789abcdefghijklmnop")
-os.environ.setdefault("SECURE_SSL", "0")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
-os.environ.setdefault("MONITORING_QUERY_TIMING", "1")
+import bootstrap
+
+ROOT = bootstrap.setup(
+    MONITORING_QUERY_TIMING="1",
+)
 
 TRACKERS, HISTORY = 1500, 100
 RESULTS = ROOT / "benchmarks" / "results"

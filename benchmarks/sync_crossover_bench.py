@@ -21,14 +21,11 @@ import subprocess
 import sys
 import textwrap
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789abcdefghijklmnop")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
+import bootstrap
+
+ROOT = bootstrap.setup()
 if os.environ.get("DATABASE_URL"):
     parts = urlparse(os.environ["DATABASE_URL"])
     os.environ["DATABASE_URL"] = urlunparse(parts._replace(path=parts.path + "_bench"))

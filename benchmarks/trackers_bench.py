@@ -30,17 +30,12 @@ import json
 import os
 import platform
 import statistics
-import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789abcdefghijklmnop")
-os.environ.setdefault("SECURE_SSL", "0")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
+import bootstrap
+
+ROOT = bootstrap.setup()
 
 import django  # noqa: E402
 

@@ -173,26 +173,47 @@ class Relay:
 
     def apply(self, keys: dict[Key, list[str]]) -> set[Key]:
         """Apply each key to every tier; return the keys that failed (and must be retried)."""
-        failed: set[Key] = set()
-        for key, sources in keys.items():
-            if not apply_key(*key, sources=sources):
-                failed.add(key)
-        return failed
+        return apply_keys(keys)
 
 
 def apply_key(namespace: str, scope: str | None, *, sources=("api",)) -> bool:
-    """Retire a namespace (or scope) in L3, L2 and every process's L1; return True on success.
+    """Retire a namespace (or scope) in L3, L2 and every process's L1; return True on success."""
+    return not apply_keys({(namespace, scope): list(sources)})
 
-    The durable token goes first, so a process that sees the new L2 generation finds the old L3
-    rows retired too. When the durable bump fails the L2 bump and the eviction still run (readers
-    stop serving the old L2 value at once) and False is returned: the row stays, and its retry
-    bumps both again, retiring whatever an old L3 row put back into L2 meanwhile.
+
+def apply_keys(keys: dict[Key, list[str]]) -> set[Key]:
+    """Retire each (namespace, scope) in L3, L2 and every process's L1; return the keys that failed.
+
+    Per key the durable token goes first, so a process that sees the new L2 generation finds the
+    old L3 rows retired too. When the durable bump fails the L2 bump and the eviction still run
+    (readers stop serving the old L2 value at once) and the key fails: its row stays, and its
+    retry bumps both again, retiring whatever an old L3 row put back into L2 meanwhile. With
+    ``CACHECORE_REDIS_WAIT_REPLICAS`` one replication fence follows the whole batch (replication
+    is one ordered stream: a replica that has the fence has every bump before it); when it fails,
+    every key of the batch fails.
     """
     with tiers.despite_open_breakers():
-        return _apply_key(namespace, scope, sources[0] if sources else "unknown")
+        problems = {key: _bump(*key) for key in keys}
+        bumped = [key for key, found in problems.items() if not found]
+        if bumped:
+            fence = _replication_fence()
+            for key in bumped if fence else ():
+                problems[key].append(fence)
+    failed: set[Key] = set()
+    for key, found in problems.items():
+        namespace, scope = key
+        if found:
+            logger.warning("cachecore: invalidation of %s (scope %s) not applied yet: %s", namespace, scope, found)
+            stats.record_invalidation_failure(namespace)
+            failed.add(key)
+        else:
+            sources = keys[key]
+            stats.record_invalidation(namespace, sources[0] if sources else "unknown")
+    return failed
 
 
-def _apply_key(namespace: str, scope: str | None, source: str) -> bool:
+def _bump(namespace: str, scope: str | None) -> list[str]:
+    # The durable token, then the L2 generation and the eviction; return what failed.
     failed: list[str] = []
     try:
         generations.bump_durable(namespace, scope)
@@ -204,18 +225,24 @@ def _apply_key(namespace: str, scope: str | None, source: str) -> bool:
     try:
         token = generations.bump_l2(namespace, scope)
         coherence.publish(namespace, scope, token or None)
-        replication.wait_for_replicas()  # a failover must not lose the bump once the row is gone
     except (generations.BumpFailed, tiers.TierUnavailable) as exc:
         failed.append(str(exc))
     except Exception:
         logger.exception("cachecore: invalidation of %s (scope %s) failed", namespace, scope)
         failed.append("l2 bump or publish")
-    if failed:
-        logger.warning("cachecore: invalidation of %s (scope %s) not applied yet: %s", namespace, scope, failed)
-        stats.record_invalidation_failure(namespace)
-        return False
-    stats.record_invalidation(namespace, source)
-    return True
+    return failed
+
+
+def _replication_fence() -> str:
+    # A failover must not lose a bump once its row is gone: "" when the replicas have everything.
+    try:
+        replication.wait_for_replicas()
+    except tiers.TierUnavailable as exc:  # NotReplicated included
+        return str(exc)
+    except Exception:
+        logger.exception("cachecore: waiting for the Redis replicas failed")
+        return "replication fence"
+    return ""
 
 
 def _item(row: outbox.Row, tables: dict[str, tuple[str, ...]]) -> debounce.Item:

@@ -3,8 +3,9 @@
 Redis replicates asynchronously: a generation bump acknowledged by a master that dies a moment
 later may never reach the replica that Sentinel promotes, which would bring back the old
 generation and every value cached under it, with the outbox row already deleted. With
-``CACHECORE_REDIS_WAIT_REPLICAS`` = n > 0 (the default with ``REDIS_SENTINELS``), applying an
-invalidation ends with a fence: one write and ``WAIT`` on the same connection. Replication is one
+``CACHECORE_REDIS_WAIT_REPLICAS`` = n > 0 (the default with ``REDIS_SENTINELS``), applying a
+batch of invalidations (``relay.apply_keys``) ends with one fence: one write and ``WAIT`` on the
+same connection. Replication is one
 ordered stream, so a replica that acknowledges the fence has every earlier write, the bump and
 the sequenced publish included. When fewer than min(n, replicas connected now) acknowledge within
 ``CACHECORE_REDIS_WAIT_TIMEOUT`` the invalidation counts as not applied: its row stays and a

@@ -299,6 +299,15 @@ def _raw_connection_kwargs() -> dict:
     return {"host": db["HOST"], "port": db["PORT"] or 5432, "user": db["USER"], "dbname": db["NAME"]}
 
 
+def _insert_uncommitted(writer, tracker, hours: float, city: str) -> int:
+    """Insert a history row in ``writer``'s open transaction (another connection); return its id."""
+    return writer.execute(
+        "INSERT INTO trackers_locationhistory (tracker_id, timestamp, latitude, longitude, nearest_city,"
+        " confidence, created_at) VALUES (%s, %s, 1, 1, %s, NULL, now()) RETURNING id",
+        [tracker.pk, BASE_TIME + timedelta(hours=hours), city],
+    ).fetchone()[0]
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 class TestIdGapsOnPostgres:
@@ -311,11 +320,7 @@ class TestIdGapsOnPostgres:
         slow, fast = data.trackers[0], data.trackers[1]
         writer = psycopg.connect(**_raw_connection_kwargs())  # a transaction left open
         try:
-            writer.execute(
-                "INSERT INTO trackers_locationhistory (tracker_id, timestamp, latitude, longitude, nearest_city,"
-                " confidence, created_at) VALUES (%s, %s, 1, 1, 'Slow', NULL, now())",
-                [slow.pk, BASE_TIME + timedelta(hours=7)],
-            )
+            _insert_uncommitted(writer, slow, 7, "Slow")
             before = watermark()
             fast_row = add(fast, 7, "Fast")  # a higher id, committed first
             result = sync_tracker_state(clock=clock_at(NOW))
@@ -335,11 +340,7 @@ class TestIdGapsOnPostgres:
 
         sync_tracker_state(clock=clock_at(NOW))
         with psycopg.connect(**_raw_connection_kwargs()) as writer:
-            writer.execute(
-                "INSERT INTO trackers_locationhistory (tracker_id, timestamp, latitude, longitude, nearest_city,"
-                " confidence, created_at) VALUES (%s, %s, 1, 1, 'Gone', NULL, now())",
-                [data.trackers[0].pk, BASE_TIME + timedelta(hours=7)],
-            )
+            _insert_uncommitted(writer, data.trackers[0], 7, "Gone")
             writer.rollback()
         row = add(data.trackers[1], 7)
         result = sync_tracker_state(clock=clock_at(NOW))
@@ -354,11 +355,7 @@ class TestIdGapsOnPostgres:
         add(fast, 6, "Below")  # committed, below the gap
         writer = psycopg.connect(**_raw_connection_kwargs())
         try:
-            gap_id = writer.execute(
-                "INSERT INTO trackers_locationhistory (tracker_id, timestamp, latitude, longitude, nearest_city,"
-                " confidence, created_at) VALUES (%s, %s, 1, 1, 'Slow', NULL, now()) RETURNING id",
-                [slow.pk, BASE_TIME + timedelta(hours=7)],
-            ).fetchone()[0]
+            gap_id = _insert_uncommitted(writer, slow, 7, "Slow")
             above = add(fast, 7, "Above")  # committed, above the gap
             result = sync_tracker_state(clock=clock_at(NOW))
             assert result.held_at_gap

@@ -7,10 +7,13 @@ Imported by ``AccountsConfig.ready()``: declaring a namespace touches no databas
 - ``accounts.user``: the user row ``request.user`` is built from, scoped per user, retired by
   every save or delete of the user and by changes of their groups.
 
-Both skip L1 (``l1_ttl=0``): another process's L1 learns of an invalidation over pub/sub, a
-moment after the commit, while the generations in L2 are read on every lookup. Access rights
-(a logout, a deactivation, a password change) must hold on the very next request in every
-process, so these entries are always checked against L2's generations (one Redis round trip).
+Both are ``l1_checked``: an L1 copy is served only after L2 confirms that its generations are
+still current, because access rights (a logout, a deactivation, a password change) must hold on
+the very next request in every process, and another process's L1 learns of an invalidation over
+pub/sub only a moment after the commit. ``accounts.middleware.PrefetchAuth`` reads the
+generations of the session, its user and every other per-user checked namespace (the trackers
+client set) in one MGET when a request starts: a warm request costs one Redis round trip for all
+of its auth data, and moves and decodes none of it.
 Invalidation fires at commit, without debounce.
 """
 
@@ -51,8 +54,9 @@ register_namespace(
         name=SESSIONS,
         params=("session_key",),
         scope=lambda params: session_scope(params["session_key"]),
-        l1_ttl=0,
+        l1_ttl=SESSION_TTL,
         l2_ttl=SESSION_TTL,
+        l1_checked=True,
         debounce=0,
         ttl_for=session_ttl,
         replicas=False,  # sessions are always read from the primary (docs/read-replicas.md)
@@ -63,8 +67,9 @@ register_namespace(
         name=AUTH_USER,
         params=("user_id",),
         scope=lambda params: user_scope(params["user_id"]),
-        l1_ttl=0,
+        l1_ttl=AUTH_USER_TTL,
         l2_ttl=AUTH_USER_TTL,
+        l1_checked=True,
         debounce=0,
         replicas=False,  # users are always read from the primary (docs/read-replicas.md)
     )

@@ -9,13 +9,13 @@ session check (``HASH_SESSION_KEY``) is derived from it; it is kept where sessio
 from datetime import datetime
 from functools import partial
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth import SESSION_KEY, get_user_model
 from django.core.exceptions import ValidationError
 from django.db import DEFAULT_DB_ALIAS
 from django.db.models import DateTimeField
 
 from accounts.namespaces import AUTH_USER, SESSIONS
-from cachecore.api import get_or_compute, uncached_reads
+from cachecore.api import all_namespaces, get_or_compute, peek_l1, uncached_reads
 
 
 def _concrete_fields(model) -> list:
@@ -54,3 +54,31 @@ def cached_session(session_key: str, load_from_db) -> dict | None:
     """Return ``{"data", "expires"}`` of a session (no SQL on a warm cache), or None when unknown."""
     record, _ = get_or_compute(SESSIONS, {"session_key": session_key}, load_from_db)
     return record
+
+
+def auth_lookups(session_key: str | None) -> list[tuple[str, dict]]:
+    """Return the cached lookups a request with this session cookie makes, as far as L1 knows them.
+
+    Empty when this process's L1 does not hold the session (the lookups then read L2 as usual);
+    otherwise the session, and when it is logged in, every ``l1_checked`` namespace keyed by
+    ``user_id`` alone (the user row here, the client set of trackers). Only a hint: each lookup
+    still checks its own entry.
+    """
+    if not session_key:
+        return []
+    session = (SESSIONS, {"session_key": session_key})
+    record = peek_l1(*session)
+    if record is None:
+        return []
+    user_id = record["data"].get(SESSION_KEY)
+    try:
+        pk = get_user_model()._meta.pk.to_python(user_id) if user_id is not None else None
+    except ValidationError:
+        pk = None
+    if pk is None:
+        return [session]
+    return [session, *((name, {"user_id": pk}) for name in _per_user_namespaces())]
+
+
+def _per_user_namespaces() -> list[str]:
+    return [ns.name for ns in all_namespaces() if ns.l1_checked and ns.params == ("user_id",)]

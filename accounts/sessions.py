@@ -7,6 +7,7 @@ is a cachecore entry scoped to its session: saving or deleting the ``Session`` r
 it too, and a copy never outlives the session's expiry.
 """
 
+import copy
 import time
 
 from django.contrib.sessions.backends.db import SessionStore as DBStore
@@ -27,7 +28,8 @@ class SessionStore(DBStore):
         if record is None or record["expires"] <= self.timer():
             self._session_key = None
             return {}
-        return record["data"]
+        # The record may be the L1 copy every request shares: the session mutates its own.
+        return copy.deepcopy(record["data"])
 
     def _record_from_db(self) -> dict | None:
         with uncached_reads():

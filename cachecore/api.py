@@ -28,9 +28,14 @@ Contract (shared by trackers, contentplanning and monitoring):
     consistency_report() -> dict                    # the sampling verifier's counts (CACHECORE_VERIFY_RATE)
     add_observer(obj)                               # obj.on_request/on_invalidation/on_error/on_replica/... (metrics)
     with replica_reads(): ...                       # reads that tolerate a replica's lag (docs/read-replicas.md)
+    Namespace(l1_checked=True)                      # L1 served only while its generations are current in L2
+    with prefetched_generations([(name, params), ...]): ...   # those lookups' generations in one MGET
+    peek_l1(name, params)                           # L1's value unchecked (a hint for what to prefetch)
 """
 
 from cachecore.cachalot import uncached_reads
+from cachecore.checked import peek as peek_l1
+from cachecore.checked import prefetched as prefetched_generations
 from cachecore.hooks import long_running_started
 from cachecore.invalidation import (
     InvalidatingManager,
@@ -70,6 +75,8 @@ __all__ = [
     "invalidate_now",
     "invalidation_status",
     "long_running_started",
+    "peek_l1",
+    "prefetched_generations",
     "prewarmer",
     "register_namespace",
     "replica_reads",

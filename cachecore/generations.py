@@ -65,6 +65,36 @@ def read_generations(namespace: str, scope: str | None = None, *, value_hash: st
     return gens, NOT_READ
 
 
+def read_many(pairs) -> dict[tuple[str, str | None], Generations]:
+    """Return the current generations of several ``(namespace, scope)`` in one MGET.
+
+    Only pairs whose keys all exist are returned (a missing one is created by the lookup's own
+    ``read_generations``); ``{}`` when L2 is unavailable or this call ended an outage (the epoch
+    is being bumped: the lookups read it themselves).
+    """
+    pairs = list(dict.fromkeys(pairs))
+    names = [EPOCH_KEY]
+    for namespace, scope in pairs:
+        names.append(generation_key(namespace))
+        if scope:
+            names.append(generation_key(namespace, scope))
+    recoveries = tiers.l2_breaker.recoveries
+    try:
+        found = tiers.l2_get_many(list(dict.fromkeys(names)))
+    except tiers.TierUnavailable:
+        return {}
+    epoch = found.get(EPOCH_KEY)
+    if epoch is None or tiers.l2_breaker.recoveries != recoveries:
+        return {}
+    current = {}
+    for namespace, scope in pairs:
+        whole = found.get(generation_key(namespace))
+        part = found.get(generation_key(namespace, scope)) if scope else ""
+        if whole is not None and part is not None:
+            current[(namespace, scope)] = Generations(epoch, whole, part)
+    return current
+
+
 def current_generations(namespace: str, scope: str | None = None) -> Generations | None:
     """Return the current generations from L2 (creating missing ones), or None if L2 is unavailable."""
     return read_generations(namespace, scope)[0]

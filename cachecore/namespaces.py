@@ -23,6 +23,11 @@ class Namespace:
     (``None``: ``CACHECORE_VERIFY_RATE``; 0 opts out, e.g. for an expensive or external compute).
     ``replicas=False`` keeps the namespace's computations on the primary without asking a read
     replica (for computations that read only tables the router keeps there, e.g. sessions).
+    ``l1_checked=True`` serves an L1 entry only after confirming, in L2, that the generations it
+    was stored under are still current (one MGET of small keys, or none when the request
+    prefetched them: ``cachecore.checked``): every invalidation holds on the very next lookup in
+    every process, as with L2, without moving or decoding the value (access rights: sessions,
+    users, a user's client set). Requires L2 (``l2_ttl`` not 0); without it nothing is served.
     """
 
     name: str
@@ -39,6 +44,7 @@ class Namespace:
     ttl_for: Callable[[Any], float | None] | None = None
     verify_rate: float | None = None
     replicas: bool = True
+    l1_checked: bool = False
 
     @cached_property
     def param_set(self) -> frozenset[str]:
@@ -61,6 +67,8 @@ class Namespace:
             value = getattr(self, field)
             if value is not None and value < 0:
                 raise ValueError(f"Namespace {self.name!r}: {field} must be >= 0 or None (got {value})")
+        if self.l1_checked and self.l2_ttl == 0:
+            raise ValueError(f"Namespace {self.name!r}: l1_checked needs L2 generations (l2_ttl must not be 0)")
         if self.verify_rate is not None and not 0 <= self.verify_rate <= 1:
             raise ValueError(f"Namespace {self.name!r}: verify_rate must be between 0 and 1 (got {self.verify_rate})")
 

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from cachecore import access, coherence, conf, generations, keys, replicas, singleflight, stats, testing, tiers
+from cachecore import access, checked, coherence, conf, generations, keys, replicas, singleflight, stats, testing, tiers
 from cachecore.namespaces import Namespace, get_namespace
 from cachecore.verifier import verifier
 
@@ -53,6 +53,9 @@ class _Call:
     l3_failed: bool = False  # the L3 lookup failed: do not query L3 again for this call
 
 
+_NOT_YET = object()  # the scope of a call, before it is needed
+
+
 def _ts(value: float) -> datetime:
     return datetime.fromtimestamp(value, UTC)
 
@@ -79,15 +82,21 @@ class TieredCache:
             return compute(), CacheInfo("disabled", False, _ts(started), force_refresh)
         key_hash = keys.param_hash(canon)
         l1_key = keys.l1_key(ns.name, key_hash)
+        scope = _NOT_YET
         if not force_refresh and ns.l1_ttl != 0:
             entry = tiers.l1.get(l1_key)
+            if entry is not None and ns.l1_checked:
+                scope = ns.scope(canon) if ns.scope else None
+                if not checked.is_current(ns, scope, entry[6]):
+                    entry = None  # invalidated since (or L2 cannot tell): read on as for a miss
             if entry is not None:
                 stats.record_request(ns.name, "l1", "hit")
                 if ns.persistent:  # counted in memory, flushed in batches (DESIGN: hits write nothing)
                     access.record(ns.name, key_hash, self.wall_clock())
                 return entry[1], CacheInfo("l1", True, entry[2], False)
             stats.record_request(ns.name, "l1", "miss")
-        scope = ns.scope(canon) if ns.scope else None
+        if scope is _NOT_YET:
+            scope = ns.scope(canon) if ns.scope else None
         return self._slow_path(_Call(ns, canon, key_hash, scope, l1_key, force_refresh), compute)
 
     # --- below L1 ---------------------------------------------------------------------------
@@ -200,7 +209,7 @@ class TieredCache:
         if ns.persistent:
             access.record(ns.name, call.key_hash, self.wall_clock())
         remaining = None if expires is None else expires - self.wall_clock()
-        self._fill_l1(call, value, created, _capped(ns.l1_ttl, remaining), marker)
+        self._fill_l1(call, value, created, _capped(ns.l1_ttl, remaining), marker, gens)
         return value, CacheInfo("l2", True, _ts(created), call.force_refresh)
 
     def _l3_lookup(self, call: _Call, gens, marker):
@@ -236,7 +245,7 @@ class TieredCache:
         l1_ttl = _capped(ns.l1_ttl, remaining)
         if gens is None:
             l1_ttl = _capped(l1_ttl, conf.settings.CACHECORE_BREAKER_COOLDOWN)  # as in _compute_and_store
-        self._fill_l1(call, value, created, l1_ttl, marker)
+        self._fill_l1(call, value, created, l1_ttl, marker, gens)
         return value, CacheInfo("l3", True, created_at, call.force_refresh)
 
     def _capture_durable(self, call: _Call) -> None:
@@ -260,13 +269,13 @@ class TieredCache:
         stats.record_request(call.ns.name, "l2", "stale")
         return value, CacheInfo("l2", True, _ts(created), call.force_refresh, stale=True)
 
-    def _fill_l1(self, call: _Call, value, created: float, ttl, marker, size: int | None = None) -> None:
-        if call.ns.l1_ttl == 0:
-            return
+    def _fill_l1(self, call: _Call, value, created: float, ttl, marker, gens, size: int | None = None) -> None:
+        if call.ns.l1_ttl == 0 or (call.ns.l1_checked and gens is None):
+            return  # a checked entry without generations could never be served
         # The last-resort ceiling, and while other processes' evictions may not reach this one
         # (subscriber down or not checked lately), no longer than one coherence check interval.
         ttl = _capped(ttl, conf.settings.CACHECORE_L1_MAX_TTL)
-        if not coherence.is_coherent():
+        if not call.ns.l1_checked and not coherence.is_coherent():  # a checked entry does not rely on it
             ttl = _capped(ttl, conf.settings.CACHECORE_COHERENCE_CHECK_SECONDS)
         if ttl is not None and ttl <= 0:
             return
@@ -281,6 +290,7 @@ class TieredCache:
             namespace=call.ns.name,
             scope=call.scope,
             marker=marker,
+            generations=gens if call.ns.l1_checked else None,
         )
 
     # --- compute and write through ----------------------------------------------------------
@@ -333,7 +343,7 @@ class TieredCache:
             # L2 is unreachable, so invalidations from other processes cannot reach us: keep the
             # value only briefly, so the next slow path soon probes L2 and runs its recovery.
             l1_ttl = _capped(l1_ttl, conf.settings.CACHECORE_BREAKER_COOLDOWN)
-        self._fill_l1(call, value, created, l1_ttl, marker, size=len(payload))
+        self._fill_l1(call, value, created, l1_ttl, marker, gens, size=len(payload))
         if call.force_refresh:
             _publish_refresh(call)
         return value, CacheInfo("miss", False, _ts(created), call.force_refresh)

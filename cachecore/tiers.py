@@ -1,7 +1,8 @@
 """The three tiers behind one small interface: L1 process memory, L2 Django cache, L3 table.
 
 - L1: a bounded LRU with per-entry TTL (``l1``). A get is a dict lookup and a clock read.
-  Entries are not checked against generations on a read; instead every eviction (local
+  Entries are not checked against generations on a read (except those of ``l1_checked``
+  namespaces, which keep their generations for the engine to compare); instead every eviction (local
   invalidation or a coherence event) advances a sequence number under the L1 lock, and a write
   carries the sequence numbers captured before its computation started: a write whose
   computation began before an eviction of its namespace/scope is dropped (a late write of an
@@ -57,7 +58,7 @@ class L1Cache:
         self._seq_scope: dict[tuple[str, str], int] = {}
 
     # Entry layout (a tuple is the cheapest thing to build and read):
-    # (expires_at_monotonic | None, value, created datetime, size, namespace, scope)
+    # (expires_at_monotonic | None, value, created datetime, size, namespace, scope, generations | None)
 
     def get(self, key: str):
         """Return the live entry tuple for ``key`` or None."""
@@ -78,8 +79,11 @@ class L1Cache:
         """Return the eviction sequence numbers a later ``set`` of this namespace/scope must match."""
         return (self._seq_all, self._seq_ns.get(namespace, 0), self._seq_scope.get((namespace, scope), 0))
 
-    def set(self, key, value, *, ttl, created, size, namespace, scope, marker) -> bool:
-        """Store an entry unless an eviction happened since ``marker`` was taken; return whether stored."""
+    def set(self, key, value, *, ttl, created, size, namespace, scope, marker, generations=None) -> bool:
+        """Store an entry unless an eviction happened since ``marker`` was taken; return whether stored.
+
+        ``generations`` are those the value was read or computed under (kept for ``l1_checked``).
+        """
         max_entries = conf.settings.CACHECORE_L1_MAX_ENTRIES
         max_bytes = conf.settings.CACHECORE_L1_MAX_BYTES
         if max_entries <= 0 or ttl == 0 or size > max_bytes // 4:
@@ -91,7 +95,7 @@ class L1Cache:
             old = self._data.pop(key, None)
             if old is not None:
                 self._bytes -= old[3]
-            self._data[key] = (expires, value, created, size, namespace, scope)
+            self._data[key] = (expires, value, created, size, namespace, scope, generations)
             self._bytes += size
             while self._data and (len(self._data) > max_entries or self._bytes > max_bytes):
                 _, evicted = self._data.popitem(last=False)

@@ -55,7 +55,7 @@ LIST_PARAMS = (
 # within this TTL; ORM writes (admin, API, shell) invalidate at once. No L1: another process's
 # L1 hears of an invalidation a moment after the commit, and a removed member must lose access
 # on the very next request in every process, so the scope is always checked against L2.
-USER_SCOPE_L1_TTL = 0
+USER_SCOPE_L1_TTL = 300
 USER_SCOPE_L2_TTL = 300
 
 
@@ -125,7 +125,9 @@ register_namespace(
         scope=lambda params: user_scope(params["user_id"]),
         l1_ttl=USER_SCOPE_L1_TTL,
         l2_ttl=USER_SCOPE_L2_TTL,
-        # Access rights: a removed member must lose access on the next request, not 2 s later.
+        # Access rights: a removed member must lose access on the next request in every process,
+        # so L1 is checked against L2's generations (prefetched with the session: accounts).
+        l1_checked=True,
         debounce=0,
     )
 )

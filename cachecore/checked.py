@@ -4,12 +4,13 @@ Such an entry keeps the generations it was read or computed under; a lookup comp
 the current ones in L2, so an invalidation holds on the very next lookup in every process (as
 for an L2 hit) while the value itself never leaves process memory and is never decoded.
 
-The current generations come from one MGET per lookup, or from the request's prefetch:
-``prefetched(lookups)`` reads those of several lookups in one MGET when a request starts (the
-accounts middleware names the session, its user and the user's client set), and each lookup then
-takes its own, once. A prefetched generation is used only while this process has not evicted that
-namespace/scope since it was read (a local invalidation evicts before and after its bump, another
-process's reaches L1 over pub/sub), so a request that writes and then reads sees its own write.
+The current generations come from one MGET per lookup, or from the request's prefetch: within
+``prefetched(lookups)`` the first of the named lookups reads the generations of all of them in
+one MGET (the accounts middleware names the session, its user and the user's client set; a view
+that never looks at them pays nothing), and each lookup then takes its own, once. A prefetched
+generation is used only while this process has not evicted that namespace/scope since it was
+read (a local invalidation evicts before and after its bump, another process's reaches L1 over
+pub/sub), so a request that writes and then reads sees its own write.
 """
 
 import contextvars
@@ -19,8 +20,27 @@ from cachecore import generations, keys, tiers
 from cachecore.keys import Generations
 from cachecore.namespaces import Namespace, get_namespace
 
-# (namespace, scope) -> (generations, L1 eviction marker when they were read); one per request.
-_prefetched: contextvars.ContextVar[dict | None] = contextvars.ContextVar("cachecore_prefetched", default=None)
+
+class _Prefetch:
+    """The lookups a request named: their generations are read together by the first of them."""
+
+    def __init__(self, pairs: list[tuple[str, str | None]]):
+        self.pairs = pairs
+        self.found: dict | None = None  # (namespace, scope) -> (generations, L1 eviction marker)
+
+    def take(self, pair: tuple[str, str | None]) -> Generations | None:
+        if self.found is None:
+            if pair not in self.pairs:
+                return None
+            markers = {p: tiers.l1.marker(*p) for p in self.pairs}  # before the read: an eviction after it wins
+            self.found = {p: (gens, markers[p]) for p, gens in generations.read_many(self.pairs).items()}
+        found = self.found.pop(pair, None)
+        if found is not None and found[1] == tiers.l1.marker(*pair):
+            return found[0]
+        return None
+
+
+_prefetched: contextvars.ContextVar[_Prefetch | None] = contextvars.ContextVar("cachecore_prefetched", default=None)
 
 
 def is_current(ns: Namespace, scope: str | None, stored: Generations | None) -> bool:
@@ -31,11 +51,10 @@ def is_current(ns: Namespace, scope: str | None, stored: Generations | None) -> 
 
 
 def _current(namespace: str, scope: str | None) -> Generations | None:
-    snapshot = _prefetched.get()
-    if snapshot:
-        found = snapshot.pop((namespace, scope), None)
-        if found is not None and found[1] == tiers.l1.marker(namespace, scope):
-            return found[0]
+    prefetch = _prefetched.get()
+    found = prefetch.take((namespace, scope)) if prefetch is not None else None
+    if found is not None:
+        return found
     return generations.read_generations(namespace, scope)[0]
 
 
@@ -52,10 +71,11 @@ def peek(namespace: str, params: dict):
 
 @contextmanager
 def prefetched(lookups):
-    """Within the block, lookups of ``(namespace, params)`` of l1_checked namespaces cost no round trip.
+    """Within the block, the first checked lookup of ``(namespace, params)`` in ``lookups`` reads them all.
 
-    The generations of every such lookup are read in one MGET now; lookups of other namespaces,
-    or params the caller did not name, read their own as usual.
+    Their generations are read in one MGET by the first of them that runs (none when no lookup
+    of them runs: naming them costs no I/O); each is then used once. Lookups of other namespaces
+    or params read their own as usual.
     """
     pairs = []
     for namespace, params in lookups:
@@ -67,11 +87,7 @@ def prefetched(lookups):
         except (TypeError, ValueError):
             continue
         pairs.append((ns.name, ns.scope(canon) if ns.scope else None))
-    snapshot = None
-    if pairs:
-        markers = {pair: tiers.l1.marker(*pair) for pair in pairs}  # before the read: an eviction after it wins
-        snapshot = {pair: (gens, markers[pair]) for pair, gens in generations.read_many(pairs).items()}
-    token = _prefetched.set(snapshot)
+    token = _prefetched.set(_Prefetch(pairs) if pairs else None)
     try:
         yield
     finally:

@@ -51,6 +51,7 @@ class _Call:
     force_refresh: bool
     durable: str | None = None  # the durable (L3) generation, captured before compute() runs
     l3_failed: bool = False  # the L3 lookup failed: do not query L3 again for this call
+    l2_deferred: bool = False  # L2 is read with the cluster lock, in the same round trip
 
 
 _NOT_YET = object()  # the scope of a call, before it is needed
@@ -148,21 +149,28 @@ class TieredCache:
     def _lead(self, call: _Call, gens, marker, compute):
         # Other processes learn the result through L2; without L2 a lock would only serialise them.
         shared = gens is not None and call.ns.l2_ttl != 0
-        lock = singleflight.ClusterLock(keys.lock_key(call.ns.name, call.key_hash)) if shared else None
-        acquired = lock.acquire() if lock else None
-        if acquired is False:
-            found = self._wait_for_other_process(call, gens, marker, lock)
-            if found is not None:
-                return found
+        if not shared:
+            return self._compute_and_store(call, gens, marker, compute)
+        lock = singleflight.ClusterLock(keys.lock_key(call.ns.name, call.key_hash))
+        # The lock and the value in one round trip: a value written before the lock was free is seen.
+        reads = not call.force_refresh
+        acquired = lock.acquire(read=keys.value_key(call.ns.name, gens, call.key_hash) if reads else None)
         try:
-            if lock is not None and lock.held and not call.force_refresh:
-                found = self._l2_lookup(call, gens, marker, record_miss=False)  # finished meanwhile?
+            if lock.found is not None:
+                return self._l2_lookup(call, gens, marker, record_miss=False, envelope=lock.found)
+            if call.l2_deferred:
+                stats.record_request(call.ns.name, "l2", "miss")
+            if acquired is False:
+                found = self._wait_for_other_process(call, gens, marker, lock)
                 if found is not None:
                     return found
-            return self._compute_and_store(call, gens, marker, compute)
+                if lock.held and reads:  # the holder finished or died while we waited
+                    found = self._l2_lookup(call, gens, marker, record_miss=False)
+                    if found is not None:
+                        return found
+            return self._compute_and_store(call, gens, marker, compute, lock)
         finally:
-            if lock is not None:
-                lock.release()
+            lock.release()  # a no-op once the value's write released it
 
     def _wait_for_other_process(self, call: _Call, gens, marker, lock):
         """Poll L2 while another process computes; return its value, a stale one, or None to compute."""
@@ -186,6 +194,11 @@ class TieredCache:
         return None
 
     def _lookup_lower(self, call: _Call, gens, marker, envelope):
+        if envelope is generations.NOT_READ and gens is not None and call.ns.l2_ttl != 0 and not call.ns.persistent:
+            # The generations changed since this process last read them (or it never did): the
+            # leader reads the value together with the cluster lock (one round trip, not two).
+            call.l2_deferred = True
+            return None
         found = self._l2_lookup(call, gens, marker, record_miss=True, envelope=envelope)
         if found is None and call.ns.persistent:
             found = self._l3_lookup(call, gens, marker)
@@ -295,7 +308,7 @@ class TieredCache:
 
     # --- compute and write through ----------------------------------------------------------
 
-    def _compute_and_store(self, call: _Call, gens, marker, compute):
+    def _compute_and_store(self, call: _Call, gens, marker, compute, lock=None):
         ns = call.ns
         stats.record_request(ns.name, "miss", "miss")
         stats.record_compute(ns.name)
@@ -315,13 +328,17 @@ class TieredCache:
         l1_ttl, l2_ttl, l3_ttl = (_capped(t, cap) for t in (ns.l1_ttl, ns.l2_ttl, ns.l3_ttl))
         if gens is not None and l2_ttl != 0:
             expires = None if l2_ttl is None else created + l2_ttl
+            value_key = keys.value_key(ns.name, gens, call.key_hash)
+            writes = [(value_key, (created, expires, value), tiers.storage_ttl(l2_ttl))]
+            if ns.stale_while_revalidate:
+                stale_ttl = None if l2_ttl is None else l2_ttl * 10
+                writes.append((keys.stale_key(ns.name, call.key_hash), (created, value), tiers.storage_ttl(stale_ttl)))
             try:
-                tiers.l2_set(
-                    keys.value_key(ns.name, gens, call.key_hash), (created, expires, value), tiers.storage_ttl(l2_ttl)
-                )
-                if ns.stale_while_revalidate:
-                    stale_ttl = None if l2_ttl is None else l2_ttl * 10
-                    tiers.l2_set(keys.stale_key(ns.name, call.key_hash), (created, value), tiers.storage_ttl(stale_ttl))
+                if lock is not None and lock.held:
+                    lock.store_and_release(writes)  # one round trip; waiters find the value at once
+                else:
+                    for key, envelope, timeout in writes:
+                        tiers.l2_set(key, envelope, timeout)
             except tiers.TierUnavailable:
                 pass
         if ns.persistent and l3_ttl != 0 and call.durable is not None:

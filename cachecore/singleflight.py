@@ -93,11 +93,18 @@ class ClusterLock:
         self.timeout = conf.settings.CACHECORE_LOCK_TIMEOUT if timeout is None else timeout
         self.token = secrets.token_hex(16)
         self.held = False
+        self.found = None  # what acquire(read=...) read
 
-    def acquire(self) -> bool | None:
-        """Try once to take the lock: True taken, False held elsewhere, None when L2 is unavailable."""
+    def acquire(self, *, read: str | None = None) -> bool | None:
+        """Try once to take the lock: True taken, False held elsewhere, None when L2 is unavailable.
+
+        With ``read`` (an L2 key), that key is read in the same round trip, right after the lock
+        is tried: ``found`` is then its value or None. A holder writes its value before it
+        releases the lock, so a lock taken here and an empty read mean nobody has the value.
+        """
+        self.found = None
         try:
-            self.held = bool(tiers.l2_call(self._acquire))
+            self.held, self.found = tiers.l2_call(self._acquire, read)
         except tiers.TierUnavailable:
             return None
         return self.held
@@ -112,17 +119,35 @@ class ClusterLock:
         except tiers.TierUnavailable:
             pass  # the lock expires on its own after its timeout
 
+    def store_and_release(self, writes) -> None:
+        """Write ``writes`` ((key, value, timeout) each) to L2 and release the lock, in one round trip.
+
+        Raises TierUnavailable when a write failed. The release is sent after the writes either
+        way (Redis runs every command of the pipeline: a full Redis refuses the SET and still
+        deletes the lock); when the connection itself failed the lock expires on its own.
+        """
+        held, self.held = self.held, False
+        tiers.l2_call(self._store_and_release, writes, held)
+
     def _redis(self):
         cache = tiers.l2_cache()
         if not hasattr(cache, "client") or not hasattr(cache.client, "get_client"):
             return None, cache
         return cache.client.get_client(write=True), cache
 
-    def _acquire(self) -> bool:
+    def _acquire(self, read: str | None) -> tuple[bool, object]:
         client, cache = self._redis()
         if client is None:
-            return cache.add(self.key, self.token, self.timeout)
-        return bool(client.set(cache.make_key(self.key), self.token, nx=True, px=int(self.timeout * 1000)))
+            taken = cache.add(self.key, self.token, self.timeout)
+            return bool(taken), None if read is None else cache.get(read)
+        lock = cache.make_key(self.key)
+        if read is None:
+            return bool(client.set(lock, self.token, nx=True, px=tiers.redis_px(self.timeout))), None
+        pipe = client.pipeline(transaction=False)
+        pipe.set(lock, self.token, nx=True, px=tiers.redis_px(self.timeout))
+        pipe.get(cache.make_key(read))
+        taken, raw = pipe.execute()
+        return bool(taken), None if raw is None else tiers.decode_l2(cache.client, raw)
 
     def _release(self) -> None:
         client, cache = self._redis()
@@ -131,3 +156,18 @@ class ClusterLock:
                 cache.delete(self.key)
             return
         client.eval(_RELEASE_SCRIPT, 1, cache.make_key(self.key), self.token)
+
+    def _store_and_release(self, writes, held: bool) -> None:
+        client, cache = self._redis()
+        if client is None:
+            for key, value, timeout in writes:
+                cache.set(key, value, timeout)
+            if held and cache.get(self.key) == self.token:
+                cache.delete(self.key)
+            return
+        pipe = client.pipeline(transaction=False)
+        for key, value, timeout in writes:
+            pipe.set(cache.make_key(key), cache.client.encode(value), px=tiers.redis_px(timeout))
+        if held:
+            pipe.eval(_RELEASE_SCRIPT, 1, cache.make_key(self.key), self.token)
+        pipe.execute()

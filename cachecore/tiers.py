@@ -309,18 +309,26 @@ _PICKLE_PROTOCOL_2_PLUS = b"\x80"
 
 def _redis_get_many(cache, client, keys: list[str]) -> dict:
     # The same MGET django-redis's get_many sends, without its per-value int() attempt and the
-    # wrappers around it: a pickled value is unpickled directly, anything else (an int, which
-    # django-redis stores as digits) goes through django-redis's own decode.
+    # wrappers around it.
     raw = client.get_client(write=False).mget([cache.make_key(key) for key in keys])
-    found = {}
-    for key, value in zip(keys, raw, strict=True):
-        if value is None:
-            continue
-        if value[:1] == _PICKLE_PROTOCOL_2_PLUS:
-            found[key] = pickle.loads(value)  # noqa: S301 - our own L2, pickled by django-redis
-        else:
-            found[key] = client.decode(value)  # an int (stored as digits) or an older protocol
-    return found
+    return {key: decode_l2(client, value) for key, value in zip(keys, raw, strict=True) if value is not None}
+
+
+def decode_l2(client, raw: bytes):
+    """Decode bytes django-redis's ``client`` stored (read with redis-py directly, e.g. in a pipeline).
+
+    A pickled value of the default serializer without compression is unpickled directly;
+    anything else (an int, which django-redis stores as digits, an older protocol, another
+    serializer or a compressor) goes through django-redis's own decode.
+    """
+    if raw[:1] == _PICKLE_PROTOCOL_2_PLUS and _plain_django_redis(client):
+        return pickle.loads(raw)  # noqa: S301 - our own L2, pickled by django-redis
+    return client.decode(raw)
+
+
+def redis_px(timeout: float | None) -> int | None:
+    """Return django-redis's expiry in milliseconds for a ``set`` of ``timeout`` seconds (None: none)."""
+    return None if timeout is None else max(int(timeout * 1000), 1)
 
 
 def storage_ttl(ttl: float | None) -> float:

@@ -147,10 +147,26 @@ class TestL2RoundTrips:
         l2_calls.clear()
         value, info = get_or_compute(ns.name, {"user_id": 1}, lambda: "new")
         assert (value, info.tier) == ("new", "miss")
-        assert l2_calls[:2] == ["get_many", "get"]
+        # A miss is three round trips: the generations, the lock with the value under the new
+        # generations, the value's write with the lock's release.
+        assert l2_calls == ["get_many", "_acquire", "_store_and_release"]
         l2_calls.clear()
         assert get_or_compute(ns.name, {"user_id": 1}, lambda: "newer")[0] == "new"
         assert l2_calls == ["get_many"]
+
+    def test_a_value_another_process_wrote_under_new_generations_is_read_with_the_lock(self, make_ns, l2_calls):
+        ns = make_ns(l1_ttl=0, l2_ttl=60, scope=user_scope)
+        get_or_compute(ns.name, {"user_id": 1}, lambda: "old")
+        # Another process bumped the generation and already stored its value under it.
+        tiers.l2_set(keys.generation_key(ns.name, "user:1"), "fresh1token", None)
+        gens = generations.current_generations(ns.name, "user:1")
+        key_hash = keys.param_hash(keys.canonical_params(ns, {"user_id": 1}))
+        tiers.l2_set(keys.value_key(ns.name, gens, key_hash), (0.0, None, "theirs"), 60)
+        generations.reset()  # this process last saw the old generations
+        l2_calls.clear()
+        value, info = get_or_compute(ns.name, {"user_id": 1}, lambda: "computed here")
+        assert (value, info.tier) == ("theirs", "l2")
+        assert l2_calls == ["get_many", "_acquire", "_release"]
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 Usage: python accounts/tests/peer_worker.py DB_NAME
 Reads one JSON request per line on stdin (``{"url": ..., "session": ...}``), serves it through the
 whole Django stack with that session cookie, and prints ``{"status", "queries", "body"}``.
+``{"deafen": true}`` makes it ignore pub/sub evictions from then on (prints ``{"deaf": true}``).
 It uses the parent's test database (DB_NAME) and the same Redis, like another gunicorn worker.
 """
 
@@ -28,6 +29,14 @@ def main() -> None:
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         request = json.loads(line)
+        if request.get("deafen"):
+            # From now on this process hears no pub/sub eviction (as if every message were late):
+            # only the checks against Redis's generations can retire its L1 copies.
+            from cachecore import coherence
+
+            coherence.ensure_started()._on_event = lambda body: False
+            print(json.dumps({"deaf": True}), flush=True)
+            continue
         client = Client()
         client.cookies[settings.SESSION_COOKIE_NAME] = request["session"]
         with QueryCounter() as q:

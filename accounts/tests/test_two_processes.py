@@ -43,6 +43,12 @@ class Peer:
         assert line, self.proc.stderr.read()
         return json.loads(line)
 
+    def deafen(self) -> None:
+        """Make the peer ignore every pub/sub eviction from now on."""
+        self.proc.stdin.write(json.dumps({"deafen": True}) + "\n")
+        self.proc.stdin.flush()
+        assert json.loads(self.proc.stdout.readline()) == {"deaf": True}
+
     def close(self) -> None:
         self.proc.stdin.close()
         try:
@@ -113,5 +119,41 @@ def test_password_change_here_ends_the_session_there(world, peer):
 def test_membership_removal_here_narrows_the_scope_there(world, peer):
     _, session = login(world["user"])
     assert client_ids(warm(peer, session)) == {world["a"].pk, world["b"].pk}
+    ClientMembership.objects.filter(user=world["user"], client=world["b"]).delete()
+    assert client_ids(peer.get(TRACKERS, session)) == {world["a"].pk}
+
+
+def _log_out(world, client):
+    client.logout()
+
+
+def _deactivate(world, client):
+    user = get_user_model().objects.get(pk=world["user"].pk)
+    user.is_active = False
+    user.save()
+
+
+def _change_password(world, client):
+    user = get_user_model().objects.get(pk=world["user"].pk)
+    user.set_password("another password 456")
+    user.save()
+
+
+@pytest.mark.parametrize("revoke", [_log_out, _deactivate, _change_password])
+def test_revocation_holds_there_before_any_pub_sub_message_reaches_it(world, peer, revoke):
+    # The peer's L1 holds the session and the user; its pub/sub evictions never come. The checked
+    # L1 copies are retired by the generations in Redis alone, on the very next request.
+    client, session = login(world["user"])
+    warm(peer, session)
+    peer.deafen()
+    assert peer.get(TRACKERS, session)["status"] == 200
+    revoke(world, client)
+    assert peer.get(TRACKERS, session)["status"] == 403
+
+
+def test_membership_removal_holds_there_before_any_pub_sub_message_reaches_it(world, peer):
+    _, session = login(world["user"])
+    assert client_ids(warm(peer, session)) == {world["a"].pk, world["b"].pk}
+    peer.deafen()
     ClientMembership.objects.filter(user=world["user"], client=world["b"]).delete()
     assert client_ids(peer.get(TRACKERS, session)) == {world["a"].pk}

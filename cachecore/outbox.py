@@ -173,6 +173,11 @@ def pending_ids(namespace: str, scope: str | None, *, using: str | None = None) 
     return list(rows.values_list("id", flat=True))
 
 
+def existing(ids: Iterable[int], *, using: str | None = None) -> list[int]:
+    """Return which of the rows ``ids`` are still in the outbox (not applied yet)."""
+    return list(_model().objects.using(_alias(using)).filter(id__in=list(ids)).values_list("id", flat=True))
+
+
 def delete(ids: Iterable[int], *, owner: str | None = None, using: str | None = None) -> int:
     """Delete applied rows (with ``owner``: only those it still holds); return how many were deleted.
 

@@ -32,6 +32,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple
 
 from django.db import close_old_connections, connections
 from django.db.utils import DatabaseError
@@ -71,6 +72,13 @@ class RelayStats:
     deleted: int = 0
     errors: int = 0
     last_pass: float | None = None
+
+
+class RowsApplied(NamedTuple):
+    """What ``Relay.apply_rows`` did: ``done`` when every row was applied here and deleted."""
+
+    done: bool
+    elsewhere: tuple[int, ...]  # ids another relay holds (it applies them)
 
 
 class Relay:
@@ -153,21 +161,37 @@ class Relay:
                 break
         return applied
 
-    def apply_rows(self, items: Iterable[debounce.Item]) -> bool:
+    def apply_rows(self, items: Iterable[debounce.Item]) -> "RowsApplied":
         """Apply rows known to the caller (a committing writer) now, without reading them first.
 
         The rows are leased like a pass leases them, so a relay applying them at the same moment
-        keeps them (and the writer leaves them to it). Returns True when every row was applied
-        here and deleted.
+        keeps them (and the writer leaves them to it). Returns whether every row was applied here
+        and deleted, and the ids another relay holds.
         """
         items = list(items)
         held = outbox.claim([item.row_id for item in items], self.owner, _lease(), using=self.using)
         mine = [item for item in items if item.row_id in held]
+        elsewhere = tuple(item.row_id for item in items if item.row_id not in held)
         if not mine:
-            return False
+            return RowsApplied(False, elsewhere)
         planned = debounce.plan(mine, _timing, self.clock(), force=True)
         failed, _deleted = self._apply_held(planned, held)
-        return not failed and len(mine) == len(items)
+        return RowsApplied(not failed and not elsewhere, elsewhere)
+
+    def wait_applied(self, ids, *, timeout: float | None = None, poll: float = 0.005) -> bool:
+        """Wait until the rows ``ids`` (held by another relay) are gone; return whether they went.
+
+        For a committing writer whose rows a relay claimed first: that relay's pass applies them
+        within moments, and the writer's caller expects its write to hold everywhere once the
+        commit returns. Bounded by the lease (after it, any relay may retry the rows).
+        """
+        deadline = time.monotonic() + (_lease().total_seconds() if timeout is None else timeout)
+        while True:
+            if not outbox.existing(ids, using=self.using):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(poll)
 
     # -- applying keys -----------------------------------------------------------------------
 

@@ -411,8 +411,34 @@ class TestLeasesAreRespected:
         (row,) = outbox.fetch(10)
         assert outbox.claim([row.id], "relay-a", relay._lease()) == {row.id}
         item = relay.debounce.Item(row.id, 0.0, "commit", ((ns.name, "user:1"),))
-        assert relay.Relay().apply_rows([item]) is False  # not ours: relay-a applies it
+        assert relay.Relay().apply_rows([item]) == (False, (row.id,))  # not ours: relay-a applies it
         assert InvalidationOutbox.objects.filter(id=row.id, claimed_by="relay-a").exists()
+
+    def test_a_writer_whose_row_a_relay_claimed_first_returns_once_that_relay_applied_it(self, make_ns, monkeypatch):
+        # Access rights (debounce 0) hold on the next request because the writer applies its row
+        # before its commit returns; when a relay's pass claimed the row in between, the writer
+        # waits for that pass instead of returning with the invalidation still on its way.
+        ns = make_ns(scope=user_scope, l1_ttl=0, l2_ttl=60, debounce=0)
+        calls = Counter()
+        assert get_or_compute(ns.name, {"user_id": 1}, calls)[0] == {"n": 1}
+        real_claim = outbox.claim
+        first = threading.Event()
+
+        def claimed_by_a_relay_first(ids, owner, lease, **kwargs):
+            if not first.is_set():  # the writer's claim: a relay got there first
+                first.set()
+                threading.Timer(0.3, lambda: relay.Relay().run_once(force=True)).start()
+                return set()
+            return real_claim(ids, owner, lease, **kwargs)
+
+        monkeypatch.setattr(outbox, "claim", claimed_by_a_relay_first)
+        started = time.monotonic()
+        with transaction.atomic():
+            invalidate(ns.name, "user:1")
+        waited = time.monotonic() - started
+        assert first.is_set() and waited >= 0.25
+        assert not InvalidationOutbox.objects.exists()
+        assert get_or_compute(ns.name, {"user_id": 1}, calls)[0] == {"n": 2}  # in force on return
 
     def test_a_relay_deletes_only_rows_it_still_holds(self, make_ns, monkeypatch, settings):
         # A pass slower than its lease: another relay took the rows over; the first one must not

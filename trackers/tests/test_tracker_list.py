@@ -452,6 +452,23 @@ def test_postgresql_reads_latest_locations_with_a_lateral_join(data, staff):
     assert all(item["latest_location"]["nearest_city"] == "City 2" for item in body["items"])
 
 
+@pytest.mark.postgres
+def test_a_cold_page_leaves_raw_writes_invalidating_cachalot(data, staff):
+    # The page's compiled statement skips cachalot's raw-SQL scan while it runs (it is the ORM's
+    # read); raw SQL run afterwards on the same connection is scanned again: a write to a table
+    # cachalot caches invalidates its copy.
+    from cachalot.api import get_last_invalidation
+    from django.db import connection
+
+    with QueryCounter() as q:
+        assert api_as(staff).get(URL).status_code == 200
+    assert any("full_count" in x["sql"] for x in q.captured_queries)  # the compiled page ran here
+    before = get_last_invalidation("trackers_brand")
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE trackers_brand SET name = name")
+    assert get_last_invalidation("trackers_brand") > before
+
+
 def test_schema_documents_the_parameters(staff):
     schema = api_as(staff).get(reverse("schema"), {"format": "json"}).json()
     params = {p["name"] for p in schema["paths"]["/api/trackers/"]["get"]["parameters"]}

@@ -10,7 +10,8 @@ as such). The first run seeds it with the demo generator (1,500 trackers x 100 h
 syncs tracker state; later runs reuse it. Everything below is measured side by side in one
 process, interleaved round by round, through the whole Django stack (middleware, real session
 cookie, DRF) with Django's test client. Results: stdout, ``benchmarks/results/latest.json``,
-``benchmarks/results/latest.md`` and the chart ``benchmarks/results/latest.png``.
+``benchmarks/results/latest.md`` and the chart ``benchmarks/results/latest.png``. Each request's
+SQL statements and Redis round trips (a pipeline is one) are counted on one more call.
 
 Peers: plain DRF (a ListAPIView, no cache) and django-cachalot alone (the same view, and the
 original 1 + N loop, with cachalot caching the tables they read). "No cache at all" is the
@@ -83,6 +84,7 @@ from django.test import Client, override_settings  # noqa: E402
 from benchmarks import bench_scenarios, floor_urls  # noqa: E402
 from cachecore import tiers  # noqa: E402  (the warm-L2 variants clear this process's L1)
 from cachecore.api import invalidate_now, stats  # noqa: E402
+from tests.helpers import RedisRoundTrips  # noqa: E402
 from trackers import stored  # noqa: E402
 from trackers.models import LocationHistory, Tracker  # noqa: E402
 from trackers.namespaces import TRACKER_LIST  # noqa: E402
@@ -209,14 +211,25 @@ def measure(variants: dict, rounds: int, per_round: int) -> dict:
         fn()
         if prepare:
             prepare()
+        queries = statements_of(fn)
+        if prepare:
+            prepare()
         times = sorted(samples[name])
         out[name] = {
             "median_ms": round(statistics.median(times), 3),
             "p95_ms": round(times[int(len(times) * 0.95) - 1], 3),
-            "queries": statements_of(fn),
+            "queries": queries,
+            "redis_round_trips": redis_round_trips_of(fn),
             "samples": len(times),
         }
     return out
+
+
+def redis_round_trips_of(fn) -> int:
+    """Return the Redis round trips of one call (a pipeline is one; 0 on the embedded default)."""
+    with RedisRoundTrips() as trips:
+        fn()
+    return len(trips)
 
 
 def main() -> None:
@@ -352,11 +365,12 @@ def markdown(report: dict) -> str:
         f"Python {report['versions']['python']}, Django {report['versions']['django']}. "
         "Django test client, real session cookie, one process, variants interleaved.",
         "",
-        "| request | median ms | p95 ms | SQL queries |",
-        "|---|---|---|---|",
+        "| request | median ms | p95 ms | SQL queries | Redis round trips |",
+        "|---|---|---|---|---|",
     ]
     for name, fig in report["figures"].items():
-        lines.append(f"| {name} | {fig['median_ms']} | {fig['p95_ms']} | {fig['queries']} |")
+        trips = fig.get("redis_round_trips", "")
+        lines.append(f"| {name} | {fig['median_ms']} | {fig['p95_ms']} | {fig['queries']} | {trips} |")
     lines += ["", "| scenario | figures |", "|---|---|"]
     for name, value in report["scenarios"].items():
         if name == "throughput" and "skipped" not in value:

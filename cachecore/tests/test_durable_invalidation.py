@@ -423,13 +423,23 @@ class TestLeasesAreRespected:
         assert get_or_compute(ns.name, {"user_id": 1}, calls)[0] == {"n": 1}
         real_claim = outbox.claim
         first = threading.Event()
+        writer = threading.get_ident()  # the commit hook runs in the writing thread
 
         def claimed_by_a_relay_first(ids, owner, lease, **kwargs):
-            if not first.is_set():  # the writer's claim: a relay got there first
-                first.set()
-                threading.Timer(0.3, lambda: relay.Relay().run_once(force=True)).start()
-                return set()
-            return real_claim(ids, owner, lease, **kwargs)
+            if threading.get_ident() != writer or first.is_set():
+                return real_claim(ids, owner, lease, **kwargs)
+            # The writer's claim: relay-a's pass got there first and holds the row (no other
+            # relay of this process can take it meanwhile); it finishes 0.3 s later.
+            first.set()
+            ids = list(ids)
+            assert real_claim(ids, "relay-a", lease, **kwargs) == set(ids)
+
+            def relay_a_finishes():
+                outbox.release(ids, "relay-a")
+                relay.Relay().run_once(force=True)
+
+            threading.Timer(0.3, relay_a_finishes).start()
+            return set()
 
         monkeypatch.setattr(outbox, "claim", claimed_by_a_relay_first)
         started = time.monotonic()

@@ -345,14 +345,28 @@ def test_force_refresh_replaces_the_value_in_other_processes_l1():
 # -- leases under contention: no waiting on another relay's locks, no deadlock -----------------
 
 
-def _lock_rows_elsewhere(row_ids):
-    """Hold row locks on outbox rows in another connection's open transaction (a relay mid-claim)."""
+def _while_locked_elsewhere(row_ids, action):
+    """Return ``action()`` run here while another connection's open transaction locks ``row_ids``.
+
+    The other transaction is a relay mid-claim. Here a 500 ms lock_timeout turns a wait on its
+    locks into a failed test instead of a hung one.
+    """
     import psycopg
 
-    conn = psycopg.connect(**pgnotify.connection_params(), autocommit=False)
-    conn.execute("SET lock_timeout = '5s'")
-    conn.execute("SELECT id FROM cachecore_invalidationoutbox WHERE id = ANY(%s) FOR UPDATE", [list(row_ids)])
-    return conn
+    other = psycopg.connect(**pgnotify.connection_params(), autocommit=False)
+    try:
+        other.execute("SET lock_timeout = '5s'")
+        other.execute("SELECT id FROM cachecore_invalidationoutbox WHERE id = ANY(%s) FOR UPDATE", [list(row_ids)])
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '500ms'")
+        try:
+            return action()
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SET lock_timeout = 0")
+    finally:
+        other.rollback()
+        other.close()
 
 
 @pytest.mark.postgres
@@ -370,34 +384,12 @@ class TestLeasesUnderContention:
 
     def test_a_claim_skips_rows_locked_by_another_transaction_instead_of_waiting(self, make_ns):
         ns, ids = self._rows(make_ns)
-        other = _lock_rows_elsewhere(ids[:1])
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SET lock_timeout = '500ms'")  # waiting would fail the test, not hang it
-            try:
-                held = outbox.claim(ids, "relay-b", relay._lease())
-            finally:
-                with connection.cursor() as cursor:
-                    cursor.execute("SET lock_timeout = 0")
-        finally:
-            other.rollback()
-            other.close()
+        held = _while_locked_elsewhere(ids[:1], lambda: outbox.claim(ids, "relay-b", relay._lease()))
         assert held == set(ids[1:])
 
     def test_a_delete_skips_rows_locked_by_another_transaction_instead_of_waiting(self, make_ns):
         ns, ids = self._rows(make_ns)
-        other = _lock_rows_elsewhere(ids[:1])
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SET lock_timeout = '500ms'")
-            try:
-                deleted = outbox.delete(ids)
-            finally:
-                with connection.cursor() as cursor:
-                    cursor.execute("SET lock_timeout = 0")
-        finally:
-            other.rollback()
-            other.close()
+        deleted = _while_locked_elsewhere(ids[:1], lambda: outbox.delete(ids))
         assert deleted == len(ids) - 1
         assert [row.id for row in outbox.fetch(10)] == ids[:1]
 

@@ -10,7 +10,7 @@ A request without a session cookie, or whose session this process has not seen, 
 
 from django.conf import settings
 
-from accounts.selectors import auth_lookups
+from accounts.selectors import auth_lookups, per_user_namespaces
 from cachecore.api import prefetched_generations
 
 
@@ -19,9 +19,11 @@ class PrefetchAuth:
 
     def __init__(self, get_response):
         self.get_response = get_response
+        # Namespaces are declared in AppConfig.ready(), before the handler builds its middleware.
+        self.per_user = per_user_namespaces()
 
     def __call__(self, request):
-        lookups = auth_lookups(request.COOKIES.get(settings.SESSION_COOKIE_NAME))
+        lookups = auth_lookups(request.COOKIES.get(settings.SESSION_COOKIE_NAME), self.per_user)
         if not lookups:
             return self.get_response(request)
         with prefetched_generations(lookups):

@@ -56,13 +56,12 @@ def cached_session(session_key: str, load_from_db) -> dict | None:
     return record
 
 
-def auth_lookups(session_key: str | None) -> list[tuple[str, dict]]:
+def auth_lookups(session_key: str | None, per_user: list[str]) -> list[tuple[str, dict]]:
     """Return the cached lookups a request with this session cookie makes, as far as L1 knows them.
 
     Empty when this process's L1 does not hold the session (the lookups then read L2 as usual);
-    otherwise the session, and when it is logged in, every ``l1_checked`` namespace keyed by
-    ``user_id`` alone (the user row here, the client set of trackers). Only a hint: each lookup
-    still checks its own entry.
+    otherwise the session, and when it is logged in, the namespaces ``per_user`` (those of
+    ``per_user_namespaces()``) for its user. Only a hint: each lookup still checks its own entry.
     """
     if not session_key:
         return []
@@ -77,8 +76,9 @@ def auth_lookups(session_key: str | None) -> list[tuple[str, dict]]:
         pk = None
     if pk is None:
         return [session]
-    return [session, *((name, {"user_id": pk}) for name in _per_user_namespaces())]
+    return [session, *((name, {"user_id": pk}) for name in per_user)]
 
 
-def _per_user_namespaces() -> list[str]:
+def per_user_namespaces() -> list[str]:
+    """Return the ``l1_checked`` namespaces keyed by ``user_id`` alone (the user row, the trackers client set)."""
     return [ns.name for ns in all_namespaces() if ns.l1_checked and ns.params == ("user_id",)]

@@ -24,19 +24,39 @@ from cachecore.namespaces import Namespace, get_namespace
 class _Prefetch:
     """The lookups a request named: their generations are read together by the first of them."""
 
-    def __init__(self, pairs: list[tuple[str, str | None]]):
-        self.pairs = pairs
+    def __init__(self, lookups):
+        self.lookups = lookups
         self.found: dict | None = None  # (namespace, scope) -> (generations, L1 eviction marker)
 
     def take(self, pair: tuple[str, str | None]) -> Generations | None:
         if self.found is None:
-            if pair not in self.pairs:
+            # Resolved here, not when the request named them: a view that never looks pays nothing.
+            pairs = _pairs(self.lookups)
+            if pair not in pairs:
                 return None
-            markers = {p: tiers.l1.marker(*p) for p in self.pairs}  # before the read: an eviction after it wins
-            self.found = {p: (gens, markers[p]) for p, gens in generations.read_many(self.pairs).items()}
+            markers = {p: tiers.l1.marker(*p) for p in pairs}  # before the read: an eviction after it wins
+            self.found = {p: (gens, markers[p]) for p, gens in generations.read_many(pairs).items()}
         found = self.found.pop(pair, None)
         if found is not None and found[1] == tiers.l1.marker(*pair):
             return found[0]
+        return None
+
+
+def _pairs(lookups) -> list[tuple[str, str | None]]:
+    # (namespace, scope) of each lookup of an l1_checked namespace with valid params.
+    pairs = []
+    for namespace, params in lookups:
+        ns = get_namespace(namespace)
+        canon = _canonical(ns, params) if ns.l1_checked else None
+        if canon is not None:
+            pairs.append((ns.name, ns.scope(canon) if ns.scope else None))
+    return pairs
+
+
+def _canonical(ns: Namespace, params: dict) -> dict | None:
+    try:
+        return keys.canonical_params(ns, params)
+    except (TypeError, ValueError):
         return None
 
 
@@ -61,9 +81,8 @@ def _current(namespace: str, scope: str | None) -> Generations | None:
 def peek(namespace: str, params: dict):
     """Return the value L1 holds for ``params`` without checking it (a hint: whom to prefetch), or None."""
     ns = get_namespace(namespace)
-    try:
-        canon = keys.canonical_params(ns, params)
-    except (TypeError, ValueError):
+    canon = _canonical(ns, params)
+    if canon is None:
         return None
     entry = tiers.l1.get(keys.l1_key(ns.name, keys.param_hash(canon)))
     return None if entry is None else entry[1]
@@ -77,17 +96,7 @@ def prefetched(lookups):
     of them runs: naming them costs no I/O); each is then used once. Lookups of other namespaces
     or params read their own as usual.
     """
-    pairs = []
-    for namespace, params in lookups:
-        ns = get_namespace(namespace)
-        if not ns.l1_checked:
-            continue
-        try:
-            canon = keys.canonical_params(ns, params)
-        except (TypeError, ValueError):
-            continue
-        pairs.append((ns.name, ns.scope(canon) if ns.scope else None))
-    token = _prefetched.set(_Prefetch(pairs) if pairs else None)
+    token = _prefetched.set(_Prefetch(list(lookups)) if lookups else None)
     try:
         yield
     finally:

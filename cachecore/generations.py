@@ -36,7 +36,7 @@ def read_generations(namespace: str, scope: str | None = None, *, value_hash: st
     with them is valid (None = an L2 miss). Otherwise the envelope is ``NOT_READ`` and the caller
     reads the value under the returned generations. Generations are None when L2 is unavailable.
     """
-    names = [EPOCH_KEY, generation_key(namespace)] + ([generation_key(namespace, scope)] if scope else [])
+    names = [EPOCH_KEY, *_generation_keys(namespace, scope)]
     guess = _last_seen.get((namespace, scope)) if value_hash else None
     extra = value_key(namespace, guess, value_hash) if guess is not None else None
     fetch = names + [extra] if extra else names
@@ -73,11 +73,7 @@ def read_many(pairs) -> dict[tuple[str, str | None], Generations]:
     is being bumped: the lookups read it themselves).
     """
     pairs = list(dict.fromkeys(pairs))
-    names = [EPOCH_KEY]
-    for namespace, scope in pairs:
-        names.append(generation_key(namespace))
-        if scope:
-            names.append(generation_key(namespace, scope))
+    names = [EPOCH_KEY, *(key for pair in pairs for key in _generation_keys(*pair))]
     recoveries = tiers.l2_breaker.recoveries
     try:
         found = tiers.l2_get_many(list(dict.fromkeys(names)))
@@ -93,6 +89,11 @@ def read_many(pairs) -> dict[tuple[str, str | None], Generations]:
         if whole is not None and part is not None:
             current[(namespace, scope)] = Generations(epoch, whole, part)
     return current
+
+
+def _generation_keys(namespace: str, scope: str | None) -> list[str]:
+    # The namespace's generation key, and its scope's when there is one (the epoch is shared).
+    return [generation_key(namespace)] + ([generation_key(namespace, scope)] if scope else [])
 
 
 def current_generations(namespace: str, scope: str | None = None) -> Generations | None:

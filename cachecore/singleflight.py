@@ -162,8 +162,8 @@ class ClusterLock:
         if client is None:
             for key, value, timeout in writes:
                 cache.set(key, value, timeout)
-            if held and cache.get(self.key) == self.token:
-                cache.delete(self.key)
+            if held:
+                self._release()
             return
         pipe = client.pipeline(transaction=False)
         for key, value, timeout in writes:

@@ -113,10 +113,16 @@ def test_a_slow_request_shows_the_loading_bar(page, login, data):
     page.route(re.compile(r".*/api/trackers/\?.*"), lambda route: held.append(route))
 
     page.goto("/dashboard/")
+    # The route handler runs when Playwright dispatches the browser's event, which can come after
+    # the loading bar is already drawn (the page shows it before it sends the request): wait for it.
+    for _ in range(200):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the tracker request should be held"
 
     expect(page.locator("#loading")).to_be_visible()
     expect(page.locator("#dashboard")).to_have_attribute("data-state", "loading")
-    assert held, "the tracker request should be held"
     held[0].continue_()
     expect(rows(page)).to_have_count(8)
     expect(page.locator("#loading")).to_be_hidden()

@@ -3,7 +3,7 @@
 from io import StringIO
 
 import pytest
-from django.core.management import CommandError, call_command, execute_from_command_line
+from django.core.management import CommandError, ManagementUtility, call_command
 from django.test import override_settings
 
 from cachecore import checks, invalidation, prewarm
@@ -24,9 +24,15 @@ def run(*args, **kwargs) -> str:
 
 
 def exit_code(argv, capsys) -> tuple[int, str]:
-    """Run a command as manage.py would; return its exit code and stderr."""
+    """Run a command as manage.py would; return its exit code and stderr.
+
+    The parsing and exit path of ``manage.py`` without its ``django.setup()``: that would configure
+    logging again, binding the console handler to this test's captured stderr, which is closed when
+    the test ends (every later log line then failed with "I/O operation on closed file").
+    """
+    argv = ["manage.py", *argv]
     try:
-        execute_from_command_line(["manage.py", *argv])
+        ManagementUtility(argv).fetch_command(argv[1]).run_from_argv(argv)
     except SystemExit as exc:
         return exc.code, capsys.readouterr().err
     return 0, capsys.readouterr().err

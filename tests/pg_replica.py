@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.services import REQUIRE_SERVICES, free_port
+from tests.services import REQUIRE_SERVICES, free_ports
 
 PG_VERSIONS = ("17", "16", "15")
 SERVER_SETTINGS = {
@@ -86,8 +86,7 @@ class ReplicaCluster:
         self.root = Path(tempfile.mkdtemp(prefix="cw-replica-"))
         self.primary_dir = self.root / "primary"
         self.replica_dir = self.root / "replica"
-        self.primary_port = free_port()
-        self.replica_port = free_port()
+        self.primary_port, self.replica_port = free_ports(2)
         self._as_postgres = os.geteuid() == 0
         if self._as_postgres:
             shutil.chown(self.root, "postgres", "postgres")

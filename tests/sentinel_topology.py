@@ -19,7 +19,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.services import free_port, need_binary
+from tests.services import free_ports, need_binary
 
 SERVICE = "cwsentinel"
 DOWN_AFTER_MS = 1000
@@ -54,11 +54,9 @@ class SentinelTopology:
     def __init__(self, directory: Path, service: str | None = None):
         self.binary = need_binary("redis-server")
         self.directory = Path(directory)
-        self.master_port = free_port()
+        self.master_port, self.replica_port, *self.sentinel_ports = free_ports(5)
         # One name per topology: django-redis keeps its connection pools per URL for the process.
         self.service = service or f"{SERVICE}{self.master_port}"
-        self.replica_port = free_port()
-        self.sentinel_ports = [free_port() for _ in range(3)]
         self.sentinel_ids = {port: secrets.token_hex(20) for port in self.sentinel_ports}
         self.processes: dict[int, subprocess.Popen] = {}
 

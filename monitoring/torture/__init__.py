@@ -2,5 +2,6 @@
 
 runner.py (the coordinator) -> worker processes (worker.py over workload.py) writing history
 files (records.py) -> checker.py (pure) compares every read with the committed history.
-faults.py runs the private redis-server and injects the faults.
+faults.py runs the private redis-server and injects the faults; preflight.py checks the database
+before anything starts.
 """

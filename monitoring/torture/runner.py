@@ -81,11 +81,13 @@ def run(options: Options) -> dict:
     with tempfile.TemporaryDirectory(prefix="cache-torture-") as tmp:
         run_dir = Path(tmp)
         try:
-            subprocess.run(
+            setup = subprocess.run(
                 _manage("--phase", "setup", "--run-dir", run_dir, "--processes", options.processes, "--tag", tag),
                 env=env,
-                check=True,
+                check=False,
             )
+            if setup.returncode != 0:
+                raise RuntimeError(f"the set-up phase failed (exit status {setup.returncode}); its error is above.")
             data = json.loads((run_dir / "dataset.json").read_text())
             try:
                 _drive(options, state, run_dir, env, private)

@@ -6,8 +6,9 @@ import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
-from monitoring.torture import faults, runner
+from monitoring.torture import faults, preflight, runner
 
 SUMMARY_FIELDS = (
     ("operations", "operations"),
@@ -80,6 +81,7 @@ class Command(BaseCommand):
             progress=None if as_json else self._progress,
         )
         try:
+            preflight.check_database(connection)
             summary = runner.run(run_options)
         except RuntimeError as exc:
             raise CommandError(str(exc)) from exc

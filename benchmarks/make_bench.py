@@ -31,6 +31,7 @@ and said so, without the PostgreSQL server binaries). Every ratio is printed wit
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -40,7 +41,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
-import bootstrap
+if __name__ == "__main__":
+    # No options: the environment chooses the backends. Parsed before anything is set up, so
+    # --help (or a mistyped option) neither creates the benchmark database nor runs the bench.
+    argparse.ArgumentParser(
+        prog="benchmarks/make_bench.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Environment: DATABASE_URL and REDIS_URL (unset: the embedded default), CACHE_KEY_PREFIX.",
+    ).parse_args()
+
+import bootstrap  # noqa: E402
 
 ROOT = bootstrap.setup(
     MONITORING_QUERY_TIMING="1",

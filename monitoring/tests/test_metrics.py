@@ -28,6 +28,11 @@ PROJECT_METRICS = [
     "sync_rows_total",
     "cachecore_outbox_pending",
     "cachecore_outbox_oldest_age_seconds",
+    "cachecore_verified_reads_total",
+    "cachecore_inconsistent_reads_total",
+    "cachecore_verify_dropped_total",
+    "cachecore_replica_reads_total",
+    "cachecore_replica_fallbacks_total",
 ]
 
 pytestmark = pytest.mark.django_db

@@ -122,13 +122,12 @@ def _committed(marker) -> None:
     if marker.immediate or timing(marker.namespace)[0] <= 0:
         item = debounce.Item(marker.row_id, 0.0, "commit", ((marker.namespace, marker.scope or None),))
         try:
-            applied = relay.get_relay().apply_rows([item])
-            if applied.done:
-                return
-            if applied.elsewhere:
-                # A relay claimed the row first and is applying it: wait for that (moments),
-                # so the writer's caller finds the write in force everywhere, as when it applies.
-                relay.get_relay().wait_applied(applied.elsewhere)
+            here = relay.get_relay()
+            applied = here.apply_rows([item])
+            # A relay that claimed the row first is applying it: wait for that (moments), so the
+            # writer's caller finds the write in force everywhere, as when it applies it itself.
+            # Not applied within a lease (that relay died): wake this process's relay below.
+            if applied.done or (applied.elsewhere and here.wait_applied(applied.elsewhere)):
                 return
         except Exception:  # noqa: BLE001 - the row is durable: the relay retries it
             logger.warning("cachecore: applying an invalidation at commit failed", exc_info=True)
